@@ -1,0 +1,127 @@
+"""Shared CLI plumbing: dataclass -> click options, progress bars, writing outputs."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import click
+from PIL import Image
+from tqdm import tqdm
+
+from ..errors import UsageError
+from ..gatys import Progress
+from ..images import save_image, write_json
+
+
+def _field_type(hint: Any) -> tuple[str, Any]:
+    """Map a dataclass type hint to (kind, base) with kind in scalar|list|bool."""
+    origin = typing.get_origin(hint)
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if origin is typing.Union and len(args) == 1:
+        return _field_type(args[0])
+    if origin in (list, tuple, typing.Sequence) or str(origin) == "<class 'collections.abc.Sequence'>":
+        return "list", args[0] if args else str
+    if hint is bool:
+        return "bool", bool
+    return "scalar", hint
+
+
+def dataclass_options(cls: type, exclude: tuple[str, ...] = ()) -> Callable:
+    """Decorator adding one ``--field-name`` option per field of dataclass ``cls``.
+
+    Help text comes from each field's ``metadata["help"]``; fields with
+    ``metadata["cli"] is False`` or listed in ``exclude`` are skipped. Sequences are
+    given comma-separated. Options default to None (meaning: the dataclass default).
+    """
+    hints = typing.get_type_hints(cls)
+
+    def deco(f: Callable) -> Callable:
+        for fld in reversed(dataclasses.fields(cls)):
+            if fld.metadata.get("cli") is False or fld.name in exclude:
+                continue
+            kind, base = _field_type(hints[fld.name])
+            flag = "--" + fld.name.replace("_", "-")
+            default = fld.default if fld.default is not dataclasses.MISSING else None
+            help_text = f"{fld.metadata.get('help', '')} [default: {default}]"
+            if kind == "bool":
+                f = click.option(f"{flag}/--no-{flag[2:]}", fld.name, default=None, help=help_text)(f)
+            else:
+                typ = base if kind == "scalar" and base in (int, float) else str
+                f = click.option(flag, fld.name, type=typ, default=None, help=help_text)(f)
+        return f
+
+    return deco
+
+
+def dataclass_from_kwargs(cls: type, kwargs: dict[str, Any], base: Any = None) -> Any:
+    """Build ``cls`` from CLI kwargs (None = keep default), parsing comma-separated lists."""
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for fld in dataclasses.fields(cls):
+        v = kwargs.get(fld.name)
+        if v is None:
+            continue
+        kind, item = _field_type(hints[fld.name])
+        if kind == "list":
+            parts = [p.strip() for p in str(v).split(",") if p.strip()]
+            try:
+                v = tuple(item(p) for p in parts)
+            except ValueError:
+                raise UsageError(f"--{fld.name.replace('_', '-')}: expected comma-separated {item.__name__}s, got {kwargs[fld.name]!r}") from None
+        values[fld.name] = v
+    return dataclasses.replace(base, **values) if base is not None else cls(**values)
+
+
+class ProgressBar:
+    """A tqdm bar fed by :class:`atelier.gatys.Progress` events (ETA from pyramid cost)."""
+
+    def __init__(self, quiet: bool = False, desc: str = "stylize",
+                 snapshot: Optional[Callable[[Progress], None]] = None):
+        self.quiet, self.desc, self.snapshot = quiet, desc, snapshot
+        self.bar: Optional[tqdm] = None
+
+    def __call__(self, p: Progress) -> None:
+        if self.bar is None:
+            self.bar = tqdm(total=round(p.total_cost, 2), desc=self.desc, unit="eval", disable=self.quiet,
+                            dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} [{elapsed}<{remaining}{postfix}]")
+        self.bar.n = round(p.cost, 2)
+        post = {"level": f"{p.level + 1}/{p.levels}", "it": f"{p.step}/{p.steps}"}
+        post.update({k: f"{v:.3g}" for k, v in p.losses.items()})
+        self.bar.set_postfix(post, refresh=True)
+        if self.snapshot is not None:
+            self.snapshot(p)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def __enter__(self) -> "ProgressBar":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def check_output(path: str) -> Path:
+    """Validate an output path before any work starts (directory exists, format known)."""
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"output is a directory, expected a file name: {p}")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"output directory does not exist: {parent}")
+    if p.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"):
+        raise UsageError(f"unsupported output format {p.suffix or '(none)'!r}; use .png, .jpg, .webp or .tif")
+    return p
+
+
+def write_result(img: Image.Image, path: Path, extra: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """Save ``img`` atomically with its metadata in a PNG text chunk and in ``PATH.json``."""
+    meta = dict(img.info.get("atelier", {}))
+    meta.update(extra or {})
+    save_image(img, path, meta)
+    write_json(path.with_suffix(path.suffix + ".json"), meta)
+    return meta

@@ -1,0 +1,102 @@
+"""``atelier stylize``, ``demo``, ``presets`` and ``layers``."""
+
+from __future__ import annotations
+
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import samples
+from ..api import stylize
+from ..grid import make_grid
+from ..images import load_image, save_image, to_pil
+from ..options import PRESETS, StyleOptions
+from ..vgg import layer_names
+from .common import ProgressBar, check_output, dataclass_from_kwargs, dataclass_options, write_result
+
+
+def _snapshotter(out: Path, every: int):
+    if not every:
+        return None
+
+    def snap(p) -> None:
+        if p.done % every == 0:
+            save_image(to_pil(p.image), out.with_name(f"{out.stem}.iter{p.done:05d}{out.suffix}"))
+
+    return snap
+
+
+@click.command("stylize")
+@click.argument("content", type=str)
+@click.argument("styles", type=str, nargs=-1, required=True)
+@click.option("-o", "--output", required=True, help="output image (.png, .jpg, .webp, .tif)")
+@click.option("-q", "--quiet", is_flag=True, help="no progress bar")
+@dataclass_options(StyleOptions)
+def stylize_cmd(content: str, styles: tuple[str, ...], output: str, quiet: bool, **kwargs: Any) -> None:
+    """Repaint CONTENT in the style of STYLE [STYLE...] (Gatys et al., coarse-to-fine)."""
+    opts = dataclass_from_kwargs(StyleOptions, kwargs).resolved()
+    out = check_output(output)
+    with ProgressBar(quiet, snapshot=_snapshotter(out, opts.save_every)) as bar:
+        img = stylize(content, list(styles), opts, progress=bar)
+    write_result(img, out)
+    if not quiet:
+        click.echo(f"wrote {out} ({img.info['atelier']['seconds']:.1f} s)")
+
+
+@click.command("demo")
+@click.option("-o", "--output-dir", default="atelier-demo", show_default=True, help="where to write the results")
+@click.option("--content", "content_name", default="astronaut", show_default=True,
+              type=click.Choice(samples.CONTENTS), help="built-in sample photo")
+@click.option("--style", "style_name", default="swirl", show_default=True, type=click.Choice(samples.STYLES),
+              help="built-in procedural style")
+@click.option("--size", default=384, show_default=True, type=int, help="long side of the output")
+@click.option("-q", "--quiet", is_flag=True, help="no progress bar")
+def demo_cmd(output_dir: str, content_name: str, style_name: str, size: int, quiet: bool) -> None:
+    """Stylize a built-in sample photo with a built-in style: no files needed."""
+    out_dir = Path(output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    content, style = samples.content(content_name), samples.style(style_name)
+    with ProgressBar(quiet, desc="demo") as bar:
+        img = stylize(content, style, StyleOptions(size=size), progress=bar)
+    result = out_dir / "stylized.png"
+    write_result(img, result, {"content": f"sample:{content_name}", "styles": [f"sample:{style_name}"]})
+    grid = make_grid([content, style, img], ["content", f"style: {style_name}", "atelier (gatys)"], cell=size)
+    save_image(grid, out_dir / "grid.png")
+    click.echo(f"wrote {result} and {out_dir / 'grid.png'}")
+
+
+@click.command("presets")
+@click.argument("content", required=False)
+@click.argument("style", required=False)
+@click.option("-o", "--output", default="presets.png", show_default=True, help="grid image to write")
+@click.option("--size", default=384, show_default=True, type=int)
+@click.option("-q", "--quiet", is_flag=True)
+def presets_cmd(content: str | None, style: str | None, output: str, size: int, quiet: bool) -> None:
+    """Run every layer preset on CONTENT and STYLE (default: built-in samples) and write a grid."""
+    out = check_output(output)
+    c = load_image(content) if content else samples.content()
+    s = load_image(style) if style else samples.style()
+    images, labels = [c, s], ["content", "style"]
+    for name in PRESETS:
+        with ProgressBar(quiet, desc=name) as bar:
+            images.append(stylize(c, s, StyleOptions(size=size, preset=name), progress=bar))
+        labels.append(f"preset: {name}")
+    save_image(make_grid(images, labels, cell=size), out)
+    click.echo(f"wrote {out}")
+
+
+@click.command("layers")
+@click.option("--backbone", default="vgg19", type=click.Choice(["vgg19", "vgg16"]), show_default=True)
+def layers_cmd(backbone: str) -> None:
+    """List the backbone's layer names and the presets' layers and weights."""
+    click.echo(" ".join(layer_names(backbone)))
+    for name, p in PRESETS.items():
+        style = ", ".join(f"{l}:{w:g}" for l, w in zip(p["style_layers"], p["style_layer_weights"]))
+        click.echo(f"preset {name}: content {', '.join(p['content_layers'])}; style {style}")
+
+
+COMMANDS = [stylize_cmd, demo_cmd, presets_cmd, layers_cmd]
+
+
