@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import sys
 
 import click
@@ -38,10 +40,10 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import stylize
-
-    for module in (stylize,):
-        for command in module.COMMANDS:
+    """Add the ``COMMANDS`` of every module in this package (one module per capability)."""
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for command in getattr(module, "COMMANDS", ()):
             main.add_command(command)
 
 
