@@ -1,0 +1,169 @@
+"""``atelier library build|add|remove|list|info|search``: manage and query the style library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+from tqdm import tqdm
+
+from ..descriptors import DescriptorConfig
+from ..errors import UsageError
+from ..grid import make_grid
+from ..images import load_image, save_image
+from ..library import StyleLibrary, UpdateReport, default_library_path, file_sha256, read_metadata_csv
+from .common import check_output, dataclass_from_kwargs, dataclass_options
+
+db_option = click.option("--db", default=None, metavar="PATH",
+                         help="library file [default: $ATELIER_LIBRARY or ~/.cache/atelier/library.sqlite]")
+
+
+def db_path(db: Optional[str]) -> Path:
+    """The ``--db`` value, or the default library path (its folder created on demand)."""
+    return Path(db).expanduser() if db else default_library_path()
+
+
+def open_library(db: Optional[str]) -> StyleLibrary:
+    """Open an existing library for reading."""
+    return StyleLibrary.open(db_path(db))
+
+
+def _descriptor_config(kwargs: dict[str, Any]) -> Optional[DescriptorConfig]:
+    """The descriptor settings given on the command line, or None if none was given."""
+    given = {k: v for k, v in kwargs.items() if v is not None}
+    return dataclass_from_kwargs(DescriptorConfig, given) if given else None
+
+
+def _update(db: Optional[str], paths: tuple[str, ...], metadata: Optional[str], prune: bool, quiet: bool,
+            kwargs: dict[str, Any]) -> None:
+    path = db_path(db)
+    if db is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    meta = read_metadata_csv(metadata) if metadata else None
+    with StyleLibrary.open(path, _descriptor_config(kwargs), create=True) as lib:
+        bar = tqdm(desc="embed", unit="img", disable=quiet, dynamic_ncols=True)
+
+        def progress(done: int, total: int, current: str) -> None:
+            bar.total = total
+            bar.n = done
+            bar.set_postfix_str(Path(current).name, refresh=True)
+
+        try:
+            report = lib.update(paths, meta, prune=prune, progress=progress)
+        finally:
+            bar.close()
+        _print_report(report, len(lib), path)
+
+
+def _print_report(r: UpdateReport, total: int, path: Path) -> None:
+    for p, why in r.skipped:
+        click.echo(f"skipped {p}: {why}", err=True)
+    click.echo(f"{path}: {total} artworks ({len(r.embedded)} embedded, {len(r.reused)} reused by content hash, "
+               f"{r.unchanged} unchanged, {len(r.removed)} removed, {len(r.skipped)} skipped)")
+
+
+@click.group("library")
+def library_group() -> None:
+    """The style library: artworks and style descriptors used to augment a style."""
+
+
+@library_group.command("build")
+@click.argument("directory", type=str)
+@db_option
+@click.option("--metadata", default=None, metavar="CSV", help="CSV with file,artist,title,movement columns "
+              "(file relative to the CSV); default: artist__title from file names")
+@click.option("-q", "--quiet", is_flag=True, help="no progress bar")
+@dataclass_options(DescriptorConfig)
+def build_cmd(directory: str, db: Optional[str], metadata: Optional[str], quiet: bool, **kwargs: Any) -> None:
+    """Index every image under DIRECTORY (recursively): embed new or changed files only, drop
+    entries whose files are gone. Safe to interrupt and re-run."""
+    if not Path(directory).is_dir():
+        raise UsageError(f"not a directory: {directory}")
+    _update(db, (directory,), metadata, True, quiet, kwargs)
+
+
+@library_group.command("add")
+@click.argument("paths", nargs=-1, required=True)
+@db_option
+@click.option("--metadata", default=None, metavar="CSV", help="CSV with file,artist,title,movement columns")
+@click.option("-q", "--quiet", is_flag=True, help="no progress bar")
+@dataclass_options(DescriptorConfig)
+def add_cmd(paths: tuple[str, ...], db: Optional[str], metadata: Optional[str], quiet: bool, **kwargs: Any) -> None:
+    """Add image files or folders (recursively) to the library."""
+    _update(db, paths, metadata, False, quiet, kwargs)
+
+
+@library_group.command("remove")
+@click.argument("paths", nargs=-1, required=True)
+@db_option
+def remove_cmd(paths: tuple[str, ...], db: Optional[str]) -> None:
+    """Drop the entries at PATHS (a folder drops everything under it)."""
+    with open_library(db) as lib:
+        dropped = lib.remove(paths)
+        click.echo(f"removed {len(dropped)} entries; {len(lib)} left")
+
+
+@library_group.command("list")
+@db_option
+@click.option("--artist", default=None, help="only entries whose artist contains this text")
+def list_cmd(db: Optional[str], artist: Optional[str]) -> None:
+    """Print one line per artwork: id, artist, title, movement, size, path (tab-separated)."""
+    with open_library(db) as lib:
+        for e in lib.entries():
+            if artist is None or artist.lower() in e.artist.lower():
+                click.echo("\t".join([str(e.id), e.artist, e.title, e.movement, f"{e.width}x{e.height}", e.path]))
+
+
+@library_group.command("info")
+@db_option
+def info_cmd(db: Optional[str]) -> None:
+    """Descriptor settings, size, and the distribution of descriptor distances."""
+    from ..augment import AugmentOptions
+
+    with open_library(db) as lib:
+        cfg = lib.config
+        click.echo(f"library     {lib.path} ({lib.path.stat().st_size / 1e6:.1f} MB)")
+        click.echo(f"artworks    {len(lib)}; artists {len({e.artist for e in lib.entries() if e.artist})}")
+        click.echo(f"descriptor  {cfg.dim} channel means of {','.join(cfg.layers)} at {cfg.size} px")
+        click.echo(f"backbone    {lib.backbone}")
+        if len(lib) < 2:
+            return
+        threshold = AugmentOptions().threshold
+        s = lib.distance_stats(threshold)
+        click.echo(f"distances   Euclidean, over {s['sampled']} artworks; quantiles")
+        click.echo("            " + "".join(f"{f'q{round(q * 100):02d}':>8}" for q in s["quantiles"]))
+        for name in ("nearest", "pairwise"):
+            click.echo(f"  {name:<10}" + "".join(f"{v:>8.1f}" for v in s[name]))
+        click.echo(f"default --threshold {threshold:g}: {s['within']:.0%} of artworks have a neighbour within it")
+
+
+@library_group.command("search")
+@click.argument("style", type=str)
+@db_option
+@click.option("-k", default=5, show_default=True, type=int, help="number of neighbours")
+@click.option("--threshold", default=None, type=float, help="largest distance shown [default: none]")
+@click.option("-o", "--sheet", default="neighbours.png", show_default=True, help="contact sheet to write")
+@click.option("--cell", default=192, show_default=True, type=int, help="contact sheet cell size (px)")
+def search_cmd(style: str, db: Optional[str], k: int, threshold: Optional[float], sheet: str, cell: int) -> None:
+    """Print the artworks nearest in style to STYLE and write a contact sheet."""
+    out = check_output(sheet)
+    with open_library(db) as lib:
+        if k < 1:
+            raise UsageError(f"-k must be >= 1, got {k}")
+        query = load_image(style)
+        sha = file_sha256(Path(style))
+        hits = lib.search(lib.describe(query), k, threshold, exclude_sha256=sha)
+        if k > len(lib):
+            click.echo(f"note: the library holds only {len(lib)} artworks", err=True)
+        if not hits:
+            click.echo(f"no artwork within distance {threshold:g}", err=True)
+        for rank, h in enumerate(hits, 1):
+            click.echo(f"{rank}\t{h.distance:.1f}\t{h.entry.artist}\t{h.entry.title}\t{h.entry.path}")
+        images = [query] + [load_image(h.entry.path) for h in hits]
+        labels = ["query"] + [f"{i}. {h.distance:.0f} {h.entry.label}" for i, h in enumerate(hits, 1)]
+        save_image(make_grid(images, labels, cols=min(len(images), 6), cell=cell), out)
+        click.echo(f"wrote {out}")
+
+
+COMMANDS = [library_group]
