@@ -1,0 +1,86 @@
+"""AdaIN: arbitrary style transfer in real time (Huang & Belongie, ICCV 2017).
+
+Encode content and style to VGG19 ``relu4_1``, give the content features the style's
+per-channel mean and standard deviation (adaptive instance normalisation), decode.
+Training (decoder only; the encoder is frozen) minimises
+
+    L = || f(g(t)) - t ||^2  +  style_weight * sum_l ( ||mu(f_l(g(t))) - mu(f_l(s))||^2
+                                                       + ||sigma(f_l(g(t))) - sigma(f_l(s))||^2 )
+
+with ``t = AdaIN(f(c), f(s))``, ``l`` over relu1_1..relu4_1 and plain mean squared errors
+on the Caffe-scale VGG features (the paper's lambda = 10).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..vgg import VGG
+from .decoder import Decoder
+
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+EPS = 1e-5
+
+
+def mean_std(features: torch.Tensor, eps: float = EPS) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image, per-channel spatial mean and standard deviation (each N x C x 1 x 1, fp32)."""
+    f = features.float().flatten(2)
+    return f.mean(-1)[..., None, None], (f.var(-1, unbiased=False) + eps).sqrt()[..., None, None]
+
+
+def adain(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    """Content features renormalised to the style features' channel mean and std (fp32)."""
+    c_mean, c_std = mean_std(content)
+    s_mean, s_std = mean_std(style)
+    return (content.float() - c_mean) / c_std * s_std + s_mean
+
+
+def style_stats_loss(out: dict[str, torch.Tensor], ref: dict[str, torch.Tensor],
+                     layers: Sequence[str] = STYLE_LAYERS) -> torch.Tensor:
+    """Sum over ``layers`` of the MSE between channel means plus MSE between channel stds."""
+    total = torch.zeros((), device=next(iter(out.values())).device)
+    for name in layers:
+        (om, os_), (rm, rs) = mean_std(out[name]), mean_std(ref[name])
+        total = total + F.mse_loss(om, rm) + F.mse_loss(os_, rs)
+    return total
+
+
+class AdaIN(nn.Module):
+    """The trainable part of AdaIN: its relu4_1 decoder."""
+
+    method = "adain"
+    layer = "relu4_1"
+
+    def __init__(self, style_weight: float = 10.0):
+        super().__init__()
+        self.style_weight = style_weight
+        self.decoder = Decoder(4)
+
+    def config(self) -> dict:
+        return {"style_weight": self.style_weight}
+
+    def transfer_features(self, vgg: VGG, content: torch.Tensor, styles: Sequence[torch.Tensor],
+                          weights: Sequence[float], alpha: float) -> torch.Tensor:
+        """relu4_1 target: ``alpha * sum_k w_k AdaIN(f(c), f(s_k)) + (1 - alpha) f(c)``."""
+        fc = vgg(content, [self.layer])[self.layer].float()
+        mixed = sum(w * adain(fc, vgg(s, [self.layer])[self.layer]) for s, w in zip(styles, weights))
+        return alpha * mixed + (1 - alpha) * fc
+
+    def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[torch.Tensor],
+                weights: Sequence[float], alpha: float = 1.0, **_: float) -> torch.Tensor:
+        """Stylize a 1 x 3 x H x W content image (H, W multiples of 8) with blended styles."""
+        return self.decoder(self.transfer_features(vgg, content, styles, weights, alpha))
+
+    def training_loss(self, vgg: VGG, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Losses for one batch of content crops paired with style crops (both N x 3 x S x S)."""
+        with torch.no_grad():
+            fs = vgg(style, STYLE_LAYERS)
+            t = adain(vgg(content, [self.layer])[self.layer], fs[self.layer])
+        out = vgg(self.decoder(t), STYLE_LAYERS)
+        content_term = F.mse_loss(out[self.layer].float(), t)
+        style_term = style_stats_loss(out, fs)
+        return {"loss": content_term + self.style_weight * style_term, "content": content_term, "style": style_term}

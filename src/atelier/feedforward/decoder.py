@@ -1,0 +1,61 @@
+"""The decoder shared by AdaIN, WCT and SANet: a mirror image of VGG19 up to ``relu{L}_1``.
+
+``Decoder(level)`` maps ``relu{level}_1`` features (``1/2**(level-1)`` of the image size)
+back to an RGB image in 0..1. It inverts the encoder block by block: one 3x3 conv for
+``conv{L}_1`` then nearest-neighbour 2x upsampling, then for each shallower block the
+same number of convs VGG19 has there (block 4 of the relu5_1 decoder is thinned to one
+conv to keep the shipped weights small). Every conv uses reflection padding (no border
+artefacts) and is followed by ReLU, except the last. With ``level=4`` this is exactly the
+decoder of Huang & Belongie (AdaIN) and Park & Lee (SANet).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LEVELS = (1, 2, 3, 4, 5)
+WIDTHS = {0: 3, 1: 64, 2: 128, 3: 256, 4: 512, 5: 512}  # channels of relu{b}_1 (block 0 is RGB)
+CONVS_PER_BLOCK = {1: 2, 2: 2, 3: 4, 4: 1}  # convs the decoder spends inside blocks below the top one
+
+
+def relu_layer(level: int) -> str:
+    """VGG layer name at ``level``: 1 -> relu1_1 ... 5 -> relu5_1."""
+    return f"relu{level}_1"
+
+
+class Decoder(nn.Module):
+    """Invert ``relu{level}_1`` features to an RGB image (N x 3 x H x W, 0..1 after clamping)."""
+
+    def __init__(self, level: int = 4):
+        super().__init__()
+        if level not in LEVELS:
+            raise ValueError(f"decoder level must be one of {LEVELS}, got {level}")
+        self.level = level
+        layers: list[nn.Module] = [*self._conv(WIDTHS[level], WIDTHS[level - 1], last=level == 1)]
+        for block in range(level - 1, 0, -1):
+            layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
+            n = CONVS_PER_BLOCK[block]
+            for i in range(n):
+                narrow = i == n - 1
+                layers += self._conv(WIDTHS[block], WIDTHS[block - 1] if narrow else WIDTHS[block],
+                                     last=block == 1 and narrow)
+        self.net = nn.Sequential(*layers)
+
+    @staticmethod
+    def _conv(c_in: int, c_out: int, last: bool) -> list[nn.Module]:
+        conv = [nn.ReflectionPad2d(1), nn.Conv2d(c_in, c_out, 3)]
+        return conv if last else conv + [nn.ReLU(inplace=True)]
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.net(features)
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Reflect-pad H and W of ``x`` up to a multiple of ``multiple``; return (padded, (h, w))."""
+    h, w = x.shape[-2:]
+    ph, pw = -h % multiple, -w % multiple
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(h, w) > max(ph, pw) else "replicate")
+    return x, (h, w)

@@ -1,0 +1,117 @@
+"""One way to build each feed-forward model and to save/load its weights (timm-like).
+
+Weights live in ``.safetensors`` files stored in fp16, with the method name, format version
+and constructor config in the header, and a JSON *model card* beside them
+(``NAME.safetensors`` -> ``NAME.json``). Models shipped with Atelier sit in
+``atelier/models/``; ``load(method)`` finds them there, ``load(method, path)`` takes any file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.resources
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ..errors import UsageError
+from ..images import write_json
+
+FORMAT = "1"
+MODELS = {  # method -> "module:Class" (imported on first use)
+    "adain": "atelier.feedforward.adain:AdaIN",
+    "wct": "atelier.feedforward.wct:WCT",
+    "sanet": "atelier.feedforward.sanet:SANetModel",
+    "johnson": "atelier.feedforward.johnson:Johnson",
+}
+METHODS = tuple(MODELS)
+
+
+def model_class(method: str) -> type[nn.Module]:
+    """The ``nn.Module`` class implementing ``method``; ``UsageError`` for unknown names."""
+    if method not in MODELS:
+        raise UsageError(f"unknown feed-forward method {method!r}; choose from {', '.join(METHODS)}")
+    module, name = MODELS[method].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def build(method: str, **config: Any) -> nn.Module:
+    """A freshly initialised model for ``method`` with constructor ``config``."""
+    return model_class(method)(**config)
+
+
+def card_path(path: Path) -> Path:
+    """The model card written beside a weights file."""
+    return path.with_suffix(".json")
+
+
+def shipped_path(method: str) -> Path:
+    """Where the model shipped with Atelier for ``method`` lives (it may be missing)."""
+    return Path(str(importlib.resources.files("atelier").joinpath("models", f"{method}.safetensors")))
+
+
+def save(model: nn.Module, path: str | os.PathLike, card: Optional[dict[str, Any]] = None) -> Path:
+    """Write ``model``'s weights as fp16 safetensors (atomically) plus its model card."""
+    path = Path(path)
+    tensors = {k: v.detach().to(torch.float16).contiguous().cpu() for k, v in model.state_dict().items()}
+    meta = {"atelier_method": model.method, "atelier_format": FORMAT, "config": json.dumps(model.config())}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=meta)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    write_json(card_path(path), {"method": model.method, "config": model.config(), **(card or {})})
+    return path
+
+
+def _how_to_train(method: str) -> str:
+    style = "--style STYLE_IMAGE" if method == "johnson" else "--style DIR"
+    style = "" if method == "wct" else " " + style
+    return f"train one with `atelier train {method} --content DIR{style}` and pass --model PATH"
+
+
+def load(method: str, path: Optional[str | os.PathLike] = None, device: str | torch.device = "cpu") -> nn.Module:
+    """Build ``method``'s model and load its weights from ``path`` (default: the shipped file).
+
+    Raises ``UsageError`` with a one-line explanation when the file is missing, unreadable,
+    made for another method or format, or does not fit the architecture.
+    """
+    cls = model_class(method)
+    p = Path(path) if path is not None else shipped_path(method)
+    if not p.is_file():
+        where = f"no trained {method} model at {p}" if path is not None else f"no {method} model ships with this install"
+        raise UsageError(f"{where}; {_how_to_train(method)}")
+    try:
+        with safe_open(str(p), "pt") as fh:
+            meta = fh.metadata() or {}
+        state = load_file(str(p))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise UsageError(f"cannot read model file {p}: {str(exc).splitlines()[0]}") from None
+    found = meta.get("atelier_method")
+    if found != method:
+        raise UsageError(f"{p} holds {'a ' + repr(found) if found else 'no Atelier'} model, not {method}; {_how_to_train(method)}")
+    if meta.get("atelier_format") != FORMAT:
+        raise UsageError(f"{p} has model format {meta.get('atelier_format')!r}; this Atelier reads format {FORMAT}")
+    model = cls(**json.loads(meta.get("config", "{}")))
+    try:
+        model.load_state_dict({k: v.float() for k, v in state.items()})
+    except RuntimeError as exc:
+        raise UsageError(f"{p} does not fit the {method} architecture ({str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else exc})") from None
+    return model.to(device).eval().requires_grad_(False)
+
+
+def read_card(path: str | os.PathLike) -> dict[str, Any]:
+    """The model card beside ``path`` ({} if there is none)."""
+    card = card_path(Path(path))
+    return json.loads(card.read_text()) if card.is_file() else {}

@@ -1,0 +1,118 @@
+"""SANet: arbitrary style transfer with style-attentional networks (Park & Lee, CVPR 2019).
+
+A style-attentional (SA) module lets every content position attend to all style
+positions: with mean-variance normalised features ``c~`` and ``s~`` and 1x1 convs
+``f, g, h, out``::
+
+    A   = softmax_j( f(c~)_i . g(s~)_j )          (rows sum to 1)
+    SA  = c + out( sum_j A_ij h(s)_j )
+
+SA modules run at relu4_1 and relu5_1; the relu5_1 branch is upsampled to relu4_1's size
+and the two are merged ``merge(W1 * SA4 + W2 * SA5)`` (a 3x3 conv) before the relu4_1
+decoder. ``W1 = W2 = 1`` is the trained setting; raising W1 favours local style patterns,
+W2 global ones (the user-facing ``--sanet-w1/--sanet-w2``).
+
+Training loss (the paper's weights): ``content_weight * L_c + style_weight * L_s
++ identity1 * L_id1 + identity2 * L_id2`` where ``L_c`` compares normalised relu4_1 and
+relu5_1 features of output and content, ``L_s`` matches channel mean/std on relu1_1..relu5_1,
+and the identity losses ask that stylizing an image with *itself* returns it (pixels:
+``L_id1``, lambda 50; features on all five layers: ``L_id2``, lambda 1).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..vgg import VGG
+from .adain import mean_std, style_stats_loss
+from .decoder import Decoder
+
+LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+
+
+def normalise(features: torch.Tensor) -> torch.Tensor:
+    """Per-channel mean-variance normalisation of N x C x H x W features (fp32)."""
+    mean, std = mean_std(features)
+    return (features.float() - mean) / std
+
+
+class StyleAttention(nn.Module):
+    """One SA module: content positions attend over style positions."""
+
+    def __init__(self, channels: int = 512):
+        super().__init__()
+        self.f = nn.Conv2d(channels, channels, 1)
+        self.g = nn.Conv2d(channels, channels, 1)
+        self.h = nn.Conv2d(channels, channels, 1)
+        self.out = nn.Conv2d(channels, channels, 1)
+
+    def attention(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """N x (Hc*Wc) x (Hs*Ws) attention weights; each row is a softmax (sums to 1)."""
+        q = self.f(normalise(content)).flatten(2).transpose(1, 2)
+        k = self.g(normalise(style)).flatten(2)
+        return torch.softmax(torch.bmm(q, k).float(), dim=-1)
+
+    def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        a = self.attention(content, style)
+        v = self.h(style).flatten(2)
+        o = torch.bmm(v, a.transpose(1, 2).to(v.dtype)).view_as(content)
+        return content + self.out(o)
+
+
+class SANetModel(nn.Module):
+    """SA modules at relu4_1 and relu5_1, the merge conv, and the relu4_1 decoder."""
+
+    method = "sanet"
+
+    def __init__(self, content_weight: float = 1.0, style_weight: float = 3.0,
+                 identity1: float = 50.0, identity2: float = 1.0):
+        super().__init__()
+        self.weights = {"content_weight": content_weight, "style_weight": style_weight,
+                        "identity1": identity1, "identity2": identity2}
+        self.sa4 = StyleAttention(512)
+        self.sa5 = StyleAttention(512)
+        self.merge = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(512, 512, 3))
+        self.decoder = Decoder(4)
+
+    def config(self) -> dict:
+        return dict(self.weights)
+
+    def transform(self, content: dict[str, torch.Tensor], style: dict[str, torch.Tensor],
+                  w1: float = 1.0, w2: float = 1.0) -> torch.Tensor:
+        """Merged relu4_1-sized features from relu4_1/relu5_1 feature dicts."""
+        o4 = self.sa4(content["relu4_1"], style["relu4_1"])
+        o5 = F.interpolate(self.sa5(content["relu5_1"], style["relu5_1"]), size=o4.shape[-2:], mode="nearest")
+        return self.merge(w1 * o4 + w2 * o5)
+
+    def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[torch.Tensor],
+                weights: Sequence[float], alpha: float = 1.0, w1: float = 1.0, w2: float = 1.0,
+                **_: float) -> torch.Tensor:
+        """Stylize one content image (H, W multiples of 16); styles blended in feature space,
+        ``alpha`` blends toward the content's own (identity) transform."""
+        deep = ("relu4_1", "relu5_1")
+        fc = vgg(content, deep)
+        t = sum(w * self.transform(fc, vgg(s, deep), w1, w2) for s, w in zip(styles, weights))
+        if alpha < 1:
+            t = alpha * t + (1 - alpha) * self.transform(fc, fc, w1, w2)
+        return self.decoder(t)
+
+    def training_loss(self, vgg: VGG, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The paper's four terms for a batch of content crops paired with style crops."""
+        with torch.no_grad():
+            fc, fs = vgg(content, LAYERS), vgg(style, LAYERS)
+        out = vgg(self.decoder(self.transform(fc, fs)), LAYERS)
+        l_c = sum(F.mse_loss(normalise(out[k]), normalise(fc[k])) for k in ("relu4_1", "relu5_1"))
+        l_s = style_stats_loss(out, fs, LAYERS)
+        icc, iss = self.decoder(self.transform(fc, fc)), self.decoder(self.transform(fs, fs))
+        l_id1 = F.mse_loss(icc.float(), content) + F.mse_loss(iss.float(), style)
+        fcc, fss = vgg(icc, LAYERS), vgg(iss, LAYERS)
+        l_id2 = sum(F.mse_loss(fcc[k].float(), fc[k].float()) + F.mse_loss(fss[k].float(), fs[k].float())
+                    for k in LAYERS)
+        w = self.weights
+        total = (w["content_weight"] * l_c + w["style_weight"] * l_s
+                 + w["identity1"] * l_id1 + w["identity2"] * l_id2)
+        return {"loss": total, "content": l_c, "style": l_s, "identity1": l_id1, "identity2": l_id2}

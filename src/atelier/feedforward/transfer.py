@@ -1,0 +1,142 @@
+"""Apply a trained feed-forward model to images: options, tensor pipeline, PIL-level API."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import torch
+from PIL import Image
+
+from .. import color
+from ..errors import UsageError
+from ..gatys import autocast, pick_device
+from ..images import ImageLike, load_image, resize_long_side, to_pil, to_tensor
+from ..vgg import VGG, load_vgg
+from . import registry
+from .decoder import pad_to_multiple
+
+MIN_SIDE = 16  # relu5_1 needs four 2x poolings
+COLORS = ("none", "luminance", "match")
+
+
+def _opt(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class FeedForwardOptions:
+    """Settings of one feed-forward stylization (mapped 1:1 to ``atelier transfer`` options)."""
+
+    method: str = _opt("adain", "adain | wct | sanet | johnson")
+    size: int = _opt(512, "long side of the output in pixels (larger inputs are shrunk)")
+    style_size: Optional[int] = _opt(None, "long side the style images are shrunk to (default: --size)")
+    alpha: float = _opt(1.0, "style strength in [0, 1] (0 gives back the content)")
+    style_blend: Optional[Sequence[float]] = _opt(None, "one weight per style image, comma-separated (normalised)")
+    sanet_w1: float = _opt(1.0, "SANet: weight W1 of the relu4_1 attention branch (local patterns)")
+    sanet_w2: float = _opt(1.0, "SANet: weight W2 of the relu5_1 attention branch (global layout)")
+    model: Optional[str] = _opt(None, "weights file (.safetensors) from `atelier train` (default: the shipped model)")
+    color: str = _opt("none", "colour preservation: none | luminance (keep content chroma) | match (recolour styles first)")
+    precision: str = _opt("auto", "auto (bf16 autocast) | bf16 | fp32")
+    device: str = _opt("auto", "auto | cpu | cuda")
+
+    def validate(self, n_styles: int) -> None:
+        """Raise ``UsageError`` for bad settings (``n_styles``: how many style images were given)."""
+        registry.model_class(self.method)
+        if self.method != "johnson" and n_styles == 0:
+            raise UsageError(f"{self.method} needs at least one style image")
+        for name in ("size", "style_size"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 32):
+                raise UsageError(f"{name} must be an integer of at least 32, got {v!r}")
+        for name, lo, hi in (("alpha", 0.0, 1.0), ("sanet_w1", 0.0, math.inf), ("sanet_w2", 0.0, math.inf)):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
+                raise UsageError(f"{name} must be a number in [{lo:g}, {hi:g}], got {v!r}")
+        if self.sanet_w1 + self.sanet_w2 == 0:
+            raise UsageError("sanet_w1 and sanet_w2 cannot both be 0")
+        if self.style_blend is not None:
+            if len(self.style_blend) != max(n_styles, 1):
+                raise UsageError(f"style_blend needs one weight per style image ({n_styles}), got {len(self.style_blend)}")
+            if not all(math.isfinite(w) and w >= 0 for w in self.style_blend) or sum(self.style_blend) <= 0:
+                raise UsageError("style_blend weights must be finite, >= 0 and not all 0")
+        if self.color not in COLORS:
+            raise UsageError(f"color must be one of {', '.join(COLORS)}, got {self.color!r}")
+        if self.method == "johnson" and self.color == "match":
+            raise UsageError("johnson has its style built in: use --color luminance to keep the content's colours")
+        if self.precision not in ("auto", "bf16", "fp32"):
+            raise UsageError(f"precision must be auto, bf16 or fp32, got {self.precision!r}")
+        if self.model is not None and not Path(self.model).is_file():
+            raise UsageError(f"model file not found: {self.model}")
+
+    def blend(self, n_styles: int) -> list[float]:
+        """Normalised style blend weights."""
+        w = list(self.style_blend) if self.style_blend is not None else [1.0] * n_styles
+        return [x / sum(w) for x in w]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@functools.lru_cache(maxsize=8)
+def cached_model(method: str, path: Optional[str], device: str) -> torch.nn.Module:
+    """Load a model once per process (keyed by method, file and device)."""
+    return registry.load(method, path, device)
+
+
+def stylize_tensor(model: torch.nn.Module, vgg: VGG, content: torch.Tensor, styles: Sequence[torch.Tensor],
+                   opts: FeedForwardOptions) -> torch.Tensor:
+    """Stylize a 1 x 3 x H x W content tensor (0..1) with ``model``; returns 1 x 3 x H x W in 0..1.
+
+    Inputs are reflect-padded to a multiple of 16 (what the decoders invert exactly) and
+    the result is cropped back. ``color="match"`` recolours each style to the content's
+    colour statistics first; ``"luminance"`` keeps the content's chroma afterwards.
+    """
+    if min(content.shape[-2:]) < MIN_SIDE or any(min(s.shape[-2:]) < MIN_SIDE for s in styles):
+        raise UsageError(f"images must be at least {MIN_SIDE} pixels on each side")
+    if opts.color == "match":
+        styles = [color.match_color(s, content) for s in styles]
+    x, (h, w) = pad_to_multiple(content, 16)
+    with torch.no_grad(), autocast(x.device, "fp32" if opts.precision == "fp32" else "bf16"):
+        out = model.stylize(vgg, x, styles, opts.blend(len(styles)), alpha=opts.alpha,
+                            w1=opts.sanet_w1, w2=opts.sanet_w2)
+    out = out[..., :h, :w].float().clamp(0, 1)
+    return color.combine_luminance(out, content) if opts.color == "luminance" else out
+
+
+def transfer(content: ImageLike, styles: Sequence[ImageLike] = (), options: Optional[FeedForwardOptions] = None,
+             **overrides: Any) -> Image.Image:
+    """Stylize ``content`` with a feed-forward model; returns a PIL image with metadata.
+
+    ``styles`` is a list of style images (paths, PIL images, arrays, tensors); johnson needs
+    none (its style is in its weights). ``options`` fields can be overridden by keyword,
+    e.g. ``transfer(c, [s], method="sanet", sanet_w2=0.5)``. The result's
+    ``info["atelier"]`` holds settings, model card summary and timing.
+    """
+    from ..api import describe_input, metadata  # api dispatches here: import late to avoid a cycle
+
+    opts = dataclasses.replace(options or FeedForwardOptions(), **overrides)
+    opts.validate(len(styles))
+    c_img, alpha = load_image(content, with_alpha=True)
+    c_img = resize_long_side(c_img, opts.size) if max(c_img.size) > opts.size else c_img
+    side = opts.style_size or opts.size
+    s_imgs = [load_image(s) for s in styles]
+    s_imgs = [resize_long_side(s, side) if max(s.size) > side else s for s in s_imgs]
+    device = pick_device(opts.device)
+    model = cached_model(opts.method, opts.model, str(device))
+    vgg = load_vgg().to(device)
+    start = time.perf_counter()
+    out = to_pil(stylize_tensor(model, vgg, to_tensor(c_img).to(device), [to_tensor(s).to(device) for s in s_imgs], opts))
+    seconds = time.perf_counter() - start
+    if alpha is not None:
+        out.putalpha(alpha.resize(out.size, Image.LANCZOS))
+    card = registry.read_card(opts.model or registry.shipped_path(opts.method))
+    out.info["atelier"] = metadata(opts, seconds, method=opts.method, content=describe_input(content),
+                                   styles=[describe_input(s) for s in styles],
+                                   model={k: card.get(k) for k in ("steps", "crop_size", "final_losses", "style_data")})
+    return out

@@ -1,0 +1,91 @@
+"""WCT: universal style transfer via feature transforms (Li et al., NeurIPS 2017).
+
+At each of relu5_1, relu4_1, ..., relu1_1 (coarse to fine) the current image is encoded,
+its features are *whitened* (decorrelated to identity covariance) and *coloured* with the
+style features' covariance and mean, then decoded back to an image by that level's own
+decoder. The decoders are trained only to invert the encoder (reconstruction), so any
+style works without retraining.
+
+Numerics: covariances and eigendecompositions are done in float64, and eigenvalues are
+floored at ``max(EIG_FLOOR, EIG_REL_FLOOR * largest)`` so rank-deficient covariances (few
+feature positions, e.g. relu5_1 of a small image; flat regions) never blow up 1/sqrt(eig).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ..losses import content_loss
+from ..vgg import VGG
+from .decoder import LEVELS, Decoder, relu_layer
+
+EIG_FLOOR = 1e-5
+EIG_REL_FLOOR = 1e-8
+
+
+def _cov_eig(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For C x N features (float64): centred features, mean, eigenvalues (floored), eigenvectors."""
+    mean = f.mean(dim=1, keepdim=True)
+    centred = f - mean
+    cov = centred @ centred.T / max(f.shape[1] - 1, 1)
+    evals, evecs = torch.linalg.eigh(cov)
+    floor = max(EIG_FLOOR, EIG_REL_FLOOR * float(evals.max()))
+    return centred, mean, evals.clamp_min(floor), evecs
+
+
+def whiten_colour(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    """WCT of one image's features (1 x C x H x W) to the style's (1 x C x H' x W').
+
+    Returns features with the content's spatial layout and the style's channel mean and
+    covariance (exactly, when the content covariance has full rank), in fp32.
+    """
+    if content.shape[0] != 1 or style.shape[0] != 1:
+        raise ValueError("whiten_colour takes one content and one style image")
+    c, h, w = content.shape[1:]
+    fc = content[0].reshape(c, -1).double()
+    fs = style[0].reshape(c, -1).double()
+    centred, _, ec, vc = _cov_eig(fc)
+    white = vc @ torch.diag(ec.rsqrt()) @ vc.T @ centred
+    _, ms, es, vs = _cov_eig(fs)
+    coloured = vs @ torch.diag(es.sqrt()) @ vs.T @ white + ms
+    return coloured.reshape(1, c, h, w).float()
+
+
+class WCT(nn.Module):
+    """Five decoders, one per level relu1_1..relu5_1, applied coarse to fine."""
+
+    method = "wct"
+
+    def __init__(self, levels: Sequence[int] = LEVELS):
+        super().__init__()
+        self.levels = tuple(sorted(levels, reverse=True))
+        self.decoders = nn.ModuleDict({relu_layer(level): Decoder(level) for level in self.levels})
+
+    def config(self) -> dict:
+        return {"levels": list(self.levels)}
+
+    def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[torch.Tensor],
+                weights: Sequence[float], alpha: float = 1.0, **_: float) -> torch.Tensor:
+        """Stylize one content image (H, W multiples of 16) with blended styles."""
+        layers = list(self.decoders)
+        style_feats = [vgg(s, layers) for s in styles]
+        x = content
+        for layer, decoder in self.decoders.items():
+            fc = vgg(x, [layer])[layer].float()
+            mixed = sum(w * whiten_colour(fc, f[layer]) for f, w in zip(style_feats, weights))
+            x = decoder(alpha * mixed + (1 - alpha) * fc)
+        return x
+
+    def training_loss(self, vgg: VGG, content: torch.Tensor, style: None = None) -> dict[str, torch.Tensor]:
+        """Reconstruction: per level, relative pixel error plus relative feature error."""
+        with torch.no_grad():
+            feats = vgg(content, list(self.decoders))
+        losses: dict[str, torch.Tensor] = {}
+        for layer, decoder in self.decoders.items():
+            recon = decoder(feats[layer])
+            again = vgg(recon, [layer])[layer]
+            losses[layer] = content_loss(recon, content) + content_loss(again, feats[layer])
+        return {"loss": sum(losses.values()), **losses}

@@ -1,0 +1,263 @@
+"""One training loop for every feed-forward method (AdaIN, WCT, SANet, Johnson).
+
+Each step draws random crops (with flips) from the content folders and, for methods that
+learn arbitrary styles, from the style folders; Johnson's per-style net sees one fixed
+style image; WCT's decoders learn to reconstruct content only. The model's own
+``training_loss`` defines the objective; only the model's parameters train (the VGG19
+encoder is frozen). Forward/backward run under bf16 autocast on CPU, losses in fp32.
+
+Everything lives in ``--out`` (default ``runs/METHOD``):
+
+* ``state.pt``          resumable state (fp32 weights, Adam moments, step, RNG, options)
+* ``model.safetensors`` fp16 weights to use or ship, with ``model.json`` (its model card)
+* ``loss.csv``          one row per step, and ``loss.png`` (a smoothed plot of it)
+
+A checkpoint is written every ``checkpoint_minutes``, at the end, and on Ctrl-C/SIGTERM,
+so ``--resume`` continues where an interrupted run stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+import platform
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import torch
+
+from . import __version__
+from .errors import UsageError
+from .feedforward import registry
+from .feedforward.data import RandomCrops
+from .gatys import autocast
+from .images import load_image, resize_long_side, to_tensor, write_json
+from .vgg import load_vgg
+
+
+def _opt(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+LEARNING_RATES = {"adain": 1e-4, "wct": 1e-4, "sanet": 1e-4, "johnson": 1e-3}
+
+
+@dataclass
+class TrainOptions:
+    """Settings of one training run (mapped 1:1 to ``atelier train`` options)."""
+
+    content: Sequence[str] = _opt((), "content image folder(s), comma-separated (searched recursively)")
+    style: Sequence[str] = _opt((), "style image folder(s); for johnson one style image file")
+    size: int = _opt(128, "crop size in pixels (images are first resized to short side 2*size)")
+    batch: int = _opt(4, "crops per step")
+    steps: int = _opt(2000, "train until this many steps in total (a resumed run continues counting)")
+    lr: Optional[float] = _opt(None, "Adam learning rate (default: 1e-4, johnson 1e-3)")
+    style_weight: Optional[float] = _opt(None, "style loss weight (default: the method's, see docs/feedforward.md)")
+    out: Optional[str] = _opt(None, "run folder for checkpoints and logs (default runs/METHOD)")
+    resume: bool = _opt(False, "continue from OUT/state.pt")
+    init: Optional[str] = _opt(None, "warm-start from a .safetensors model: copy every tensor whose name and shape match")
+    checkpoint_minutes: float = _opt(5.0, "minutes between checkpoints")
+    seed: int = _opt(0, "random seed (crops, flips, initial weights)")
+    threads: int = _opt(0, "CPU threads for torch (0: torch's default)")
+    precision: str = _opt("auto", "auto|bf16 (bf16 autocast) or fp32")
+    device: str = _opt("cpu", "cpu | cuda")
+
+    def validate(self, method: str) -> None:
+        registry.model_class(method)
+        if not self.content:
+            raise UsageError("--content DIR is required")
+        if method != "wct" and not self.style:
+            raise UsageError(f"--style {'IMAGE' if method == 'johnson' else 'DIR'} is required for {method}")
+        if method == "johnson" and (len(self.style) != 1 or not Path(self.style[0]).is_file()):
+            raise UsageError("johnson learns one style: give --style PATH to one image file")
+        for name in ("size", "batch", "steps"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name} must be at least 1")
+        if self.size < 32 or self.size % 16:
+            raise UsageError("--size must be a multiple of 16, at least 32")
+        if self.precision not in ("auto", "bf16", "fp32"):
+            raise UsageError("--precision must be auto, bf16 or fp32")
+        if (self.lr is not None and not self.lr > 0) or self.checkpoint_minutes <= 0:
+            raise UsageError("--lr and --checkpoint-minutes must be positive")
+        if method == "wct" and self.style_weight is not None:
+            raise UsageError("wct decoders learn reconstruction only: --style-weight does not apply")
+        if self.style_weight is not None and not self.style_weight >= 0:
+            raise UsageError("--style-weight must be >= 0")
+
+
+class _Stop(Exception):
+    """Raised from the SIGTERM handler so the loop checkpoints and exits."""
+
+
+def warm_start(model: torch.nn.Module, path: str) -> list[str]:
+    """Copy tensors with matching names and shapes from a saved model; return their names."""
+    from safetensors.torch import load_file
+    if not Path(path).is_file():
+        raise UsageError(f"--init: file not found: {path}")
+    state, own = load_file(path), model.state_dict()
+    copied = [k for k, v in state.items() if k in own and own[k].shape == v.shape]
+    if not copied:
+        raise UsageError(f"--init: no tensor of {path} fits this model")
+    model.load_state_dict({**own, **{k: state[k].float() for k in copied}})
+    return copied
+
+
+def _truncate_log(log: Path, step: int) -> None:
+    """Drop rows logged after ``step`` (a run killed between checkpoints logged them)."""
+    if log.is_file():
+        with log.open() as fh:
+            rows = list(csv.reader(fh))
+        keep = [rows[0]] + [r for r in rows[1:] if int(r[0]) <= step]
+        with log.open("w", newline="") as fh:
+            csv.writer(fh).writerows(keep)
+
+
+def plot_losses(log: Path, out: Path, smooth: int = 25) -> None:
+    """Plot every loss column of ``log`` (running mean over ``smooth`` steps, log scale)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    with log.open() as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        return
+    names = [k for k in rows[0] if k not in ("step", "seconds")]
+    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3), squeeze=False)
+    steps = torch.tensor([float(r["step"]) for r in rows])
+    for ax, name in zip(axes[0], names):
+        v = torch.tensor([float(r[name]) for r in rows])
+        k = min(smooth, len(v))
+        mean = torch.nn.functional.avg_pool1d(v[None, None], k, stride=1)[0, 0]
+        ax.plot(steps, v, alpha=0.25, lw=0.5)
+        ax.plot(steps[k - 1:], mean, lw=1.5)
+        ax.set_title(name)
+        ax.set_xlabel("step")
+        if (v > 0).all():
+            ax.set_yscale("log")
+    fig.tight_layout()
+    tmp = out.with_name(f".{out.name}.part.png")
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    os.replace(tmp, out)
+
+
+def train(method: str, opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
+    """Train ``method`` per ``opts``; return the path of the exported ``model.safetensors``."""
+    opts.validate(method)
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    device = torch.device(opts.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda requested but no CUDA GPU is available")
+    out = Path(opts.out or f"runs/{method}")
+    out.mkdir(parents=True, exist_ok=True)
+    state_file, log_file = out / "state.pt", out / "loss.csv"
+    torch.manual_seed(opts.seed)
+    gen = torch.Generator().manual_seed(opts.seed)
+
+    config = {} if opts.style_weight is None else {"style_weight": opts.style_weight}
+    model = registry.build(method, **config)
+    if opts.init:
+        log(f"warm start: {len(warm_start(model, opts.init))} tensors from {opts.init}")
+    model.to(device).train()
+    vgg = load_vgg().to(device)
+    optim = torch.optim.Adam(model.parameters(), lr=opts.lr or LEARNING_RATES[method])
+    step, seconds = 0, 0.0
+    if opts.resume:
+        if not state_file.is_file():
+            raise UsageError(f"--resume: no checkpoint at {state_file}")
+        state = torch.load(state_file, map_location=device, weights_only=False)
+        if state["method"] != method:
+            raise UsageError(f"--resume: {state_file} holds a {state['method']} run, not {method}")
+        model = registry.build(method, **state["config"]).to(device).train()
+        optim = torch.optim.Adam(model.parameters(), lr=opts.lr or LEARNING_RATES[method])
+        model.load_state_dict(state["model"])
+        optim.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        step, seconds = state["step"], state["seconds"]
+        _truncate_log(log_file, step)
+        log(f"resumed {method} at step {step}")
+
+    contents = RandomCrops(opts.content, opts.size)
+    styles: Optional[RandomCrops] = None
+    style_image: Optional[torch.Tensor] = None
+    if method == "johnson":
+        style_image = to_tensor(resize_long_side(load_image(opts.style[0]), 2 * opts.size)).to(device)
+    elif method != "wct":
+        styles = RandomCrops(opts.style, opts.size)
+    log(f"{method}: {len(contents)} content images" + (f", {len(styles)} style images" if styles else ""))
+
+    def checkpoint(last_losses: dict[str, float]) -> Path:
+        torch.save({"method": method, "config": model.config(), "model": model.state_dict(),
+                    "optimizer": optim.state_dict(), "generator": gen.get_state(), "step": step,
+                    "seconds": seconds, "options": dataclasses.asdict(opts)}, out / ".state.pt.part")
+        os.replace(out / ".state.pt.part", state_file)
+        card = {
+            "steps": step, "batch": opts.batch, "crop_size": opts.size, "images_seen": step * opts.batch,
+            "learning_rate": opts.lr or LEARNING_RATES[method], "train_seconds": round(seconds),
+            "final_losses": last_losses, "content_data": {"folders": list(opts.content), "images": len(contents)},
+            "style_data": ({"image": str(opts.style[0])} if style_image is not None else
+                           {"folders": list(opts.style), "images": len(styles)} if styles else None),
+            "hardware": {"device": str(device), "cpu": platform.processor() or platform.machine(),
+                         "threads": torch.get_num_threads(), "precision": opts.precision},
+            "atelier": __version__, "torch": torch.__version__,
+        }
+        path = registry.save(model, out / "model.safetensors", card)
+        if log_file.is_file():
+            plot_losses(log_file, out / "loss.png")
+        return path
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise _Stop()
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    window: list[dict[str, float]] = []
+    new_log = not log_file.is_file()
+    fh = log_file.open("a", newline="")
+    writer: Optional[csv.writer] = None
+    last_save = time.monotonic()
+    try:
+        while step < opts.steps:
+            t0 = time.perf_counter()
+            c = contents.sample(opts.batch, gen).to(device)
+            s = style_image if style_image is not None else styles.sample(opts.batch, gen).to(device) if styles else None
+            with autocast(device, "fp32" if opts.precision == "fp32" else "bf16"):
+                losses = model.training_loss(vgg, c, s)
+            optim.zero_grad(set_to_none=True)
+            losses["loss"].backward()
+            optim.step()
+            step += 1
+            seconds += time.perf_counter() - t0
+            values = {k: float(v.detach()) for k, v in losses.items()}
+            if not all(map(lambda v: v == v, values.values())):
+                raise UsageError(f"loss became NaN at step {step}; lower --lr")
+            if writer is None:
+                writer = csv.writer(fh)
+                if new_log:
+                    writer.writerow(["step", "seconds", *values])
+            writer.writerow([step, round(seconds, 2), *(f"{v:.6g}" for v in values.values())])
+            window = (window + [values])[-50:]
+            if step % 10 == 0:
+                fh.flush()
+                log(f"step {step}/{opts.steps} " + " ".join(f"{k} {v:.4g}" for k, v in values.items()))
+            if time.monotonic() - last_save > 60 * opts.checkpoint_minutes:
+                fh.flush()
+                checkpoint(_mean(window))
+                last_save = time.monotonic()
+    except (KeyboardInterrupt, _Stop):
+        log(f"interrupted at step {step}; saving a checkpoint (continue with --resume)")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        fh.close()
+    return checkpoint(_mean(window))
+
+
+def _mean(window: list[dict[str, float]]) -> dict[str, float]:
+    """Mean of each loss over the last logged steps (what a model card reports)."""
+    if not window:
+        return {}
+    return {k: round(sum(w[k] for w in window) / len(window), 6) for k in window[0]}
