@@ -1,0 +1,107 @@
+"""Settings of the web server and the mapping from the page's controls to :class:`StyleOptions`.
+
+Quality presets (the page's "fast preview / balanced / best"):
+
+=========  ====  ==========  ======
+preset     size  iterations  levels
+=========  ====  ==========  ======
+preview     256          15       2
+balanced    512          20       3
+best        768          40       3
+=========  ====  ==========  ======
+
+``iterations`` are L-BFGS evaluations at the finest level; each coarser level gets twice as
+many (:class:`StyleOptions.coarse_factor`). "Style strength" multiplies the style weight
+(beta) with the content weight fixed at 1.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field, replace
+from typing import Any, Optional
+
+from ..errors import UsageError
+from ..options import COLOR_MODES, PRESETS, StyleOptions
+
+QUALITY: dict[str, dict[str, int]] = {
+    "preview": {"size": 256, "iterations": 15, "levels": 2},
+    "balanced": {"size": 512, "iterations": 20, "levels": 3},
+    "best": {"size": 768, "iterations": 40, "levels": 3},
+}
+
+
+def _opt(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class ServeOptions:
+    """How ``atelier serve`` runs."""
+
+    host: str = _opt("127.0.0.1", "address to listen on (default: this machine only)")
+    port: int = _opt(7860, "TCP port")
+    concurrency: int = _opt(1, "jobs running at the same time (others wait in a queue)")
+    max_upload_mb: float = _opt(20.0, "largest accepted upload in megabytes")
+    max_pixels: int = _opt(40_000_000, "largest accepted upload in pixels (width x height)")
+    max_size: int = _opt(1024, "largest output long side a job may ask for")
+    max_jobs: int = _opt(100, "finished jobs (and their result files) kept before the oldest are deleted")
+
+    def validate(self) -> "ServeOptions":
+        """Raise :class:`UsageError` for out-of-range settings; return self."""
+        if not 0 <= self.port <= 65535:
+            raise UsageError(f"port must be 0..65535, got {self.port}")
+        for name, lo in (("concurrency", 1), ("max_pixels", 1), ("max_size", 16), ("max_jobs", 1)):
+            if getattr(self, name) < lo:
+                raise UsageError(f"{name.replace('_', '-')} must be >= {lo}, got {getattr(self, name)}")
+        if not self.max_upload_mb > 0:
+            raise UsageError(f"max-upload-mb must be > 0, got {self.max_upload_mb}")
+        return self
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_upload_mb * 1_000_000)
+
+    @property
+    def is_local(self) -> bool:
+        """True if the server is reachable from this machine only."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+
+@dataclass
+class JobSettings:
+    """The page's controls for one stylization, as sent by the browser."""
+
+    quality: str = "balanced"
+    size: Optional[int] = None          # overrides the preset's size
+    iterations: Optional[int] = None    # overrides the preset's iterations
+    strength: float = 1.0               # style weight multiplier
+    color: str = "none"
+    seed: int = 0
+    look: str = "classic"               # layer preset (StyleOptions.preset)
+
+
+def style_options(s: JobSettings, max_size: int) -> StyleOptions:
+    """Resolve page settings into validated :class:`StyleOptions`; raises :class:`UsageError`."""
+    if s.quality not in QUALITY:
+        raise UsageError(f"unknown quality {s.quality!r}; choose from {', '.join(QUALITY)}")
+    if s.look not in PRESETS:
+        raise UsageError(f"unknown look {s.look!r}; choose from {', '.join(PRESETS)}")
+    if s.color not in COLOR_MODES:
+        raise UsageError(f"unknown colour mode {s.color!r}; choose from {', '.join(COLOR_MODES)}")
+    q = dict(QUALITY[s.quality])
+    if s.size is not None:
+        q["size"] = s.size
+    if s.iterations is not None:
+        q["iterations"] = s.iterations
+    if not 16 <= q["size"] <= max_size:
+        raise UsageError(f"size must be between 16 and {max_size} pixels, got {q['size']}")
+    if not 0 < s.strength <= 100:
+        raise UsageError(f"style strength must be > 0 and <= 100, got {s.strength}")
+    opts = replace(StyleOptions(), preset=s.look, color=s.color, seed=s.seed, style_weight=s.strength, **q)
+    return opts.resolved()

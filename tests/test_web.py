@@ -1,0 +1,384 @@
+"""The studio web page: job queue and upload validation (unit), and the real page in headless Chromium."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import uvicorn
+from click.testing import CliRunner
+from PIL import Image
+from playwright.sync_api import expect, sync_playwright
+
+from atelier.cli import main
+from atelier.errors import UsageError
+from atelier.web.app import create_app
+from atelier.web.config import QUALITY, JobSettings, ServeOptions, style_options
+from atelier.web.jobs import CANCELLED, DONE, FAILED, RUNNING, Job, JobQueue
+from atelier.web.uploads import UploadError, UploadStore, display_name, sniff
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+JOB_TIMEOUT_MS = 90_000  # generous: a 64 px job takes about a second, but the machine is shared
+
+
+def png_bytes(img: Image.Image, fmt: str = "PNG") -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt)
+    return buf.getvalue()
+
+
+def wait_for(predicate, timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError("condition not reached")
+        time.sleep(0.01)
+
+
+# --- job queue --------------------------------------------------------------------------------
+def test_queue_runs_in_order_reports_positions_and_cancels_waiting_jobs():
+    queue = JobQueue(concurrency=1)
+    release, ran = threading.Event(), []
+
+    def blocker(ctx):
+        release.wait(10)
+        ran.append("a")
+        return "A"
+
+    a = queue.submit(blocker, owner="s1")
+    b = queue.submit(lambda ctx: ran.append("b"), owner="s1")
+    c = queue.submit(lambda ctx: ran.append("c") or "C", owner="s2")
+    wait_for(lambda: a.state == RUNNING)
+    assert (queue.position(a), queue.position(b), queue.position(c)) == (0, 1, 2)
+    assert queue.snapshot(c.id)["waiting"] == 2 and queue.snapshot(c.id)["running"] == 1
+    assert queue.cancel(b.id)
+    assert b.state == CANCELLED and queue.position(c) == 1
+    release.set()
+    wait_for(lambda: c.state == DONE)
+    assert ran == ["a", "c"]  # the cancelled job never ran
+    assert (a.result, c.result) == ("A", "C")
+    assert [j.id for j in queue.jobs("s1")] == [a.id, b.id]
+    assert not queue.cancel(a.id)  # finished jobs cannot be cancelled
+    queue.shutdown()
+
+
+def test_queue_cancels_a_running_job_at_its_next_report_and_estimates_time():
+    queue = JobQueue(concurrency=1)
+    steps = []
+
+    def endless(ctx):
+        for i in range(100_000):
+            steps.append(i)
+            ctx.report(min(i / 1000, 0.99), preview=f"image {i}")
+            time.sleep(0.002)
+
+    job = queue.submit(endless)
+    wait_for(lambda: len(steps) > 3)
+    snap = queue.snapshot(job.id)
+    assert snap["state"] == RUNNING and 0 < snap["fraction"] < 1 and snap["eta"] > 0
+    assert snap["preview_version"] > 0 and job.preview.startswith("image ")
+    queue.cancel(job.id)
+    wait_for(lambda: job.state == CANCELLED)
+    n = len(steps)
+    time.sleep(0.05)
+    assert len(steps) == n  # it really stopped
+    queue.shutdown()
+
+
+def test_eta_extrapolates_from_progress_rate():
+    job = Job("id", "", "", fn=lambda ctx: None, state=RUNNING, fraction=0.3)
+    job._rate_origin = (100.0, 0.1)  # 10% at t=100 s, 30% at t=110 s: 20% per 10 s, 70% to go
+    assert job.eta(110.0) == pytest.approx(35.0)
+    assert Job("id", "", "", fn=lambda ctx: None).eta(1.0) is None  # queued: unknown
+
+
+def test_queue_reports_failures_and_keeps_working():
+    queue = JobQueue(concurrency=1)
+
+    def bad_input(ctx):
+        raise UsageError("style image is empty")
+
+    def bug(ctx):
+        raise ValueError("boom")
+
+    a, b = queue.submit(bad_input), queue.submit(bug)
+    c = queue.submit(lambda ctx: 42)
+    wait_for(lambda: c.state == DONE)
+    assert (a.state, a.error) == (FAILED, "style image is empty")
+    assert (b.state, b.error) == (FAILED, "ValueError: boom")
+    assert c.result == 42
+    queue.shutdown()
+
+
+def test_queue_concurrency_limit_allows_parallel_jobs():
+    barrier = threading.Barrier(2, timeout=10)  # both jobs must be running at once to pass it
+    queue = JobQueue(concurrency=2)
+    jobs = [queue.submit(lambda ctx: barrier.wait()) for _ in range(2)]
+    wait_for(lambda: all(j.state in (DONE, FAILED) for j in jobs))
+    assert [j.state for j in jobs] == [DONE, DONE]
+    queue.shutdown()
+
+
+def test_queue_forgets_old_finished_jobs_and_discards_them():
+    discarded = []
+    queue = JobQueue(concurrency=1, max_jobs=2, on_discard=discarded.append)
+    jobs = [queue.submit(lambda ctx, i=i: i) for i in range(4)]
+    wait_for(lambda: jobs[-1].state == DONE)
+    queue.submit(lambda ctx: None)
+    assert len(queue.jobs()) <= 2
+    assert jobs[0] in discarded and jobs[1] in discarded
+    with pytest.raises(KeyError):
+        queue.get(jobs[0].id)
+    queue.shutdown()
+
+
+# --- uploads and settings ---------------------------------------------------------------------------
+def test_sniff_checks_content_not_names(content_img):
+    assert sniff(png_bytes(content_img, "JPEG"), 10**6) == ("JPEG", *content_img.size)
+    with pytest.raises(UploadError, match="not an image"):
+        sniff(b"hello, this is text", 10**6)
+    with pytest.raises(UploadError, match="empty"):
+        sniff(b"", 10**6)
+    with pytest.raises(UploadError, match="too many pixels") as exc:
+        sniff(png_bytes(Image.new("RGB", (200, 100))), 10_000)
+    assert exc.value.status == 413
+    with pytest.raises(UploadError, match="cannot be decoded"):
+        sniff(png_bytes(content_img)[:600], 10**6)  # truncated
+    with pytest.raises(UploadError, match="unsupported image type"):
+        sniff(png_bytes(content_img, "PPM"), 10**6)
+
+
+def test_upload_store_uses_random_ids_and_refuses_traversal(tmp_path, content_img):
+    store = UploadStore(tmp_path / "up", max_bytes=200_000, max_pixels=10**6, max_items=2)
+    data = png_bytes(content_img)
+    ups = [store.add(data, "../../etc/passwd.png") for _ in range(3)]
+    assert ups[0].name == "passwd.png"
+    assert all(re.fullmatch(r"[0-9a-f]{32}\.png", p.name) for p in (tmp_path / "up").iterdir())
+    assert sorted(p.name for p in (tmp_path / "up").iterdir()) == sorted(u.path.name for u in ups[1:])  # oldest evicted
+    assert store.load(ups[2].id).size == content_img.size
+    for bad in (ups[0].id, "../" + ups[2].id, ups[2].id + "/..", "..", ""):
+        with pytest.raises(UploadError, match="unknown or expired") as exc:
+            store.get(bad)
+        assert exc.value.status == 404
+    with pytest.raises(UploadError, match="too large") as exc:
+        store.add(b"x" * 200_001)
+    assert exc.value.status == 413
+    assert display_name("C:\\photos\\me\x00\n.jpg") == "me.jpg" and display_name(None) == "image"
+
+
+def test_settings_map_quality_presets_and_reject_bad_values():
+    opts = style_options(JobSettings(quality="preview"), max_size=1024)
+    assert (opts.size, opts.iterations, opts.levels) == tuple(QUALITY["preview"].values())
+    opts = style_options(JobSettings(quality="best", size=64, iterations=3, strength=2.0, color="luminance",
+                                     seed=7, look="realistic"), max_size=1024)
+    assert (opts.size, opts.iterations, opts.levels, opts.style_weight, opts.color, opts.seed, opts.preset) == \
+        (64, 3, 3, 2.0, "luminance", 7, "realistic")
+    for bad, msg in [(dict(quality="ultra"), "unknown quality"), (dict(size=4096), "size must be"),
+                     (dict(strength=0), "strength"), (dict(strength=float("nan")), "strength"),
+                     (dict(color="sepia"), "colour"), (dict(look="cubist"), "look")]:
+        with pytest.raises(UsageError, match=msg):
+            style_options(JobSettings(**bad), max_size=1024)
+    assert ServeOptions().is_local and ServeOptions(host="::1").is_local and not ServeOptions(host="0.0.0.0").is_local
+    with pytest.raises(UsageError, match="concurrency"):
+        ServeOptions(concurrency=0).validate()
+
+
+def test_serve_command_refuses_bad_settings_in_one_line():
+    runner = CliRunner()
+    r = runner.invoke(main, ["serve", "--concurrency", "0"])
+    assert r.exit_code == 2 and r.output.strip().splitlines() == ["atelier: error: concurrency must be >= 1, got 0"]
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        r = runner.invoke(main, ["serve", "--port", str(busy.getsockname()[1])])
+    assert r.exit_code == 2 and "cannot listen on 127.0.0.1" in r.output and "Traceback" not in r.output
+
+
+# --- a live server -------------------------------------------------------------------------------
+class LiveServer:
+    """uvicorn serving a fresh app on a free localhost port, in a thread."""
+
+    def __init__(self, **options):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.app = create_app(ServeOptions(port=port, **options))
+        self.url = f"http://127.0.0.1:{port}"
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        wait_for(lambda: self.server.started)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = LiveServer(concurrency=1, max_upload_mb=0.2, max_pixels=1_000_000)
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    p = context.new_page()
+    errors = []
+    p.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield p
+    context.close()
+    assert errors == []  # no JavaScript errors
+
+
+@pytest.fixture
+def images(tmp_path, content_img, style_img):
+    paths = {"content": tmp_path / "photo.png", "style": tmp_path / "swirl.jpg"}
+    content_img.save(paths["content"])
+    style_img.save(paths["style"])
+    return paths
+
+
+def set_tiny(page, iterations: int = 3) -> None:
+    page.select_option("#quality", "preview")
+    page.fill("#size", "64")
+    page.fill("#iterations", str(iterations))
+
+
+def test_api_is_safe_and_cleans_up(content_img):
+    s = LiveServer(max_upload_mb=0.2)
+    root = s.app.state.root
+    with httpx.Client(base_url=s.url) as client:
+        r = client.get("/")
+        assert "default-src 'self'" in r.headers["content-security-policy"]
+        assert re.fullmatch(r"[0-9a-f]{32}", client.cookies["atelier_session"])
+        r = client.post("/api/uploads", files={"file": ("../../../tmp/evil.png", png_bytes(content_img), "image/png")})
+        assert r.status_code == 200 and r.json()["name"] == "evil.png"
+        assert [p.name for p in (root / "uploads").iterdir()] == [r.json()["id"] + ".png"]
+        assert not Path("/tmp/evil.png").exists()
+        r = client.post("/api/uploads", content=b"x" * 300_000, headers={"content-type": "multipart/form-data; boundary=x"})
+        assert r.status_code == 413 and "too large" in r.json()["detail"]
+        for path in ("/api/jobs/..%2F..%2Fetc%2Fpasswd", "/api/jobs/0/result.png", "/api/samples/..%2Fsecret.jpg"):
+            assert client.get(path).status_code == 404
+        r = client.post("/api/jobs", json={"content": "upload:../../etc/passwd", "styles": ["sample:swirl"],
+                                           "size": 64, "iterations": 1})
+        assert r.status_code == 404 and "unknown or expired upload" in r.json()["detail"]
+        r = client.post("/api/jobs", json={"content": "sample:astronaut", "styles": []})
+        assert r.status_code == 400 and r.json()["detail"].startswith("styles:")
+    s.stop()
+    assert not root.exists()  # uploads and results deleted at shutdown
+
+
+# --- the real page in headless Chromium ------------------------------------------------------------
+def test_upload_stylize_see_and_download(server, page, images, tmp_path):
+    page.goto(server.url)
+    page.set_input_files("#content-input", str(images["content"]))
+    expect(page.locator("#content-preview")).to_be_visible()
+    page.set_input_files("#style-input", [str(images["style"])])
+    page.locator("#style-samples button[data-sample=mosaic]").click()
+    expect(page.locator("#styles-list .chip")).to_have_count(2)
+    set_tiny(page)
+    page.fill("#seed", "3")
+    page.click("#go")
+    expect(page.locator("#status")).to_have_attribute("data-state", "done", timeout=JOB_TIMEOUT_MS)
+    expect(page.locator("#result-img")).to_have_attribute("src", re.compile(r"/result\.png$"))
+    assert page.eval_on_selector("#result-img", "img => img.complete && img.naturalWidth") == 64
+    expect(page.locator("#history .item img")).to_have_count(1)
+    page.screenshot(path=str(tmp_path / "web-page.png"), full_page=True)
+    assert (tmp_path / "web-page.png").stat().st_size > 10_000
+
+    with page.expect_download() as info:
+        page.click("#download")
+    saved = tmp_path / "download.png"
+    info.value.save_as(saved)
+    with Image.open(saved) as img:
+        assert img.format == "PNG" and max(img.size) == 64
+        meta = json.loads(img.text["atelier"])
+    assert meta["content"] == "upload:photo.png" and meta["styles"] == ["upload:swirl.jpg", "sample:mosaic"]
+    assert meta["options"]["seed"] == 3 and meta["options"]["iterations"] == 3 and meta["interface"] == "web"
+
+
+def test_bad_uploads_show_a_clear_message(server, page, tmp_path):
+    page.goto(server.url)
+    text = tmp_path / "notes.png"
+    text.write_text("this is not a picture")
+    page.set_input_files("#content-input", str(text))
+    expect(page.locator("#message")).to_contain_text("notes.png: not an image")
+    noise = tmp_path / "noise.png"  # incompressible: about 0.5 MB, over the 0.2 MB limit
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (400, 400, 3), dtype=np.uint8)).save(noise)
+    page.set_input_files("#style-input", str(noise))
+    expect(page.locator("#message")).to_contain_text("noise.png: file too large")
+    huge = tmp_path / "huge.png"  # small file, too many pixels
+    Image.new("RGB", (1200, 1000), "white").save(huge)
+    page.set_input_files("#style-input", str(huge))
+    expect(page.locator("#message")).to_contain_text("too many pixels (1200x1000")
+    expect(page.locator("#styles-list .chip")).to_have_count(0)
+    expect(page.locator("#content-preview")).to_be_hidden()
+    page.click("#go")
+    expect(page.locator("#message")).to_contain_text("Choose a photo first")
+
+
+def test_queue_position_progress_preview_and_cancel(server, browser):
+    pages = []
+    for _ in range(2):  # two tabs with their own sessions
+        context = browser.new_context()
+        p = context.new_page()
+        p.goto(server.url)
+        p.locator("#content-samples button[data-sample=coffee]").click()
+        p.locator("#style-samples button[data-sample=swirl]").click()
+        pages.append(p)
+    long, short = pages
+    set_tiny(long, iterations=2000)  # runs until cancelled
+    long.click("#go")
+    expect(long.locator("#status")).to_have_attribute("data-state", "running", timeout=JOB_TIMEOUT_MS)
+    set_tiny(short, iterations=2)
+    short.click("#go")
+    expect(short.locator("#status")).to_contain_text("Waiting in the queue: position 1 of 1 (1 job running)")
+    expect(long.locator("#result-img")).to_have_attribute("src", re.compile(r"/preview\.jpg\?v=\d+$"),
+                                                          timeout=JOB_TIMEOUT_MS)
+    expect(long.locator("#status")).to_contain_text(re.compile(r"Painting… \d+% — about .+ left"))
+    long.click("#cancel")
+    expect(long.locator("#status")).to_have_attribute("data-state", "cancelled", timeout=JOB_TIMEOUT_MS)
+    expect(short.locator("#status")).to_have_attribute("data-state", "done", timeout=JOB_TIMEOUT_MS)
+    expect(long.locator("#go")).to_be_enabled()
+    expect(long.locator("#history .item")).to_have_count(1)  # sessions see only their own jobs
+    expect(short.locator("#history .item img")).to_have_count(1)
+    for p in pages:
+        p.context.close()
+
+
+def test_two_concurrent_jobs_both_finish(browser):
+    s = LiveServer(concurrency=2)
+    pages = []
+    for sample in ("astronaut", "chelsea"):
+        p = browser.new_context().new_page()
+        p.goto(s.url)
+        p.locator(f"#content-samples button[data-sample={sample}]").click()
+        p.locator("#style-samples button[data-sample=mosaic]").click()
+        set_tiny(p, iterations=4)
+        pages.append(p)
+    for p in pages:
+        p.click("#go")
+    for p in pages:
+        expect(p.locator("#status")).to_have_attribute("data-state", "done", timeout=JOB_TIMEOUT_MS)
+        assert p.eval_on_selector("#result-img", "img => img.complete && img.naturalWidth") == 64
+        p.context.close()
+    s.stop()
