@@ -175,7 +175,11 @@ def stylize_tensor(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: 
         if level > 0:  # upsampled coarse result + the content's detail the coarse level could not hold
             prev = sizes[level - 1]
             x = (resize(x.detach(), size) + c - resize(resize(c, prev), size)).clamp(0, 1)
-        x = x.detach().contiguous().requires_grad_(True)
+        # L-BFGS is invariant to a uniform rescaling of its variables except for its first
+        # step, a plain gradient step of L1 length 1; optimizing y = x * scale makes that first
+        # step change pixels by ~1/100 on average instead of ~1/numel, so no evaluations are wasted.
+        scale = 100.0 / x.numel() if opts.optimizer == "lbfgs" else 1.0
+        y = (x.detach() * scale).contiguous().requires_grad_(True)
         with torch.no_grad(), autocast(device, opts.precision):
             c_feats = {k: v.float() for k, v in vgg(c, opts.content_layers).items()}
         s_grams = style_grams(vgg, styles, blend, opts.style_layers, max(size) * opts.style_scale, opts.precision)
@@ -186,6 +190,7 @@ def stylize_tensor(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: 
         def closure() -> torch.Tensor:
             nonlocal done, cost
             optimizer.zero_grad(set_to_none=True)
+            x = y / scale
             with autocast(device, opts.precision):
                 feats = vgg(x.contiguous(memory_format=torch.channels_last), all_layers)
             lc = x.new_zeros(())
@@ -214,18 +219,18 @@ def stylize_tensor(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: 
             return loss
 
         if opts.optimizer == "lbfgs":
-            optimizer = torch.optim.LBFGS([x], lr=1.0, max_iter=n_steps, max_eval=n_steps, history_size=50,
+            optimizer = torch.optim.LBFGS([y], lr=1.0, max_iter=n_steps, max_eval=n_steps, history_size=50,
                                           tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
             optimizer.step(closure)
         else:
-            optimizer = torch.optim.Adam([x], lr=opts.lr)
+            optimizer = torch.optim.Adam([y], lr=opts.lr)
             for _ in range(n_steps):
                 optimizer.step(closure)
         if not all(math.isfinite(v) for v in last.values()):
             from .errors import AtelierError
             raise AtelierError("optimization diverged (loss is not finite); try lower weights or fp32")
         done = sum(steps[: level + 1])  # L-BFGS may stop early on convergence
-        x = x.detach().clamp(0, 1)
+        x = (y.detach() / scale).clamp(0, 1)
     x = x.contiguous()
     if opts.color == "luminance":
         x = color.combine_luminance(x, resize(original_content, tuple(x.shape[-2:])))

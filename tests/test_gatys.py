@@ -1,0 +1,115 @@
+"""Gatys transfer: it really moves toward the style, keeps colours when asked, is reproducible."""
+
+import numpy as np
+import pytest
+import torch
+
+import atelier
+from atelier import color
+from atelier.errors import UsageError
+from atelier.gatys import Region, pyramid
+from atelier.images import to_tensor
+from atelier.metrics import content_distance, style_distance
+
+FAST = dict(size=96, iterations=8, levels=2)
+
+
+@pytest.fixture(scope="module")
+def plain(content_img, style_img):
+    return atelier.stylize(content_img, style_img, **FAST)
+
+
+def test_output_moves_toward_style_and_keeps_content(plain, content_img, style_img):
+    before = style_distance(content_img, style_img, size=96)
+    after = style_distance(plain, style_img, size=96)
+    assert after < 0.5 * before, (before, after)
+    assert content_distance(plain, content_img, size=96) < 0.8
+    assert plain.size == (96, 96) and plain.mode == "RGB"
+    meta = plain.info["atelier"]
+    assert meta["options"]["size"] == 96 and meta["seconds"] > 0 and meta["torch"] == torch.__version__
+
+
+def test_more_style_weight_means_closer_style(plain, content_img, style_img):
+    strong = atelier.stylize(content_img, style_img, style_weight=10.0, **FAST)
+    assert style_distance(strong, style_img, size=96) < style_distance(plain, style_img, size=96)
+    assert content_distance(strong, content_img, size=96) > content_distance(plain, content_img, size=96)
+
+
+def test_same_seed_identical_output(content_img, style_img):
+    a = atelier.stylize(content_img, style_img, init="noise", seed=3, size=64, iterations=4, levels=1)
+    b = atelier.stylize(content_img, style_img, init="noise", seed=3, size=64, iterations=4, levels=1)
+    c = atelier.stylize(content_img, style_img, init="noise", seed=4, size=64, iterations=4, levels=1)
+    assert np.array_equal(np.asarray(a), np.asarray(b))
+    assert not np.array_equal(np.asarray(a), np.asarray(c))
+
+
+def test_luminance_transfer_keeps_content_chroma(content_img, style_img):
+    out = atelier.stylize(content_img, style_img, color="luminance", **FAST)
+    iq_out = color.rgb_to_yiq(to_tensor(out))[:, 1:]
+    iq_content = color.rgb_to_yiq(to_tensor(content_img.resize(out.size)))[:, 1:]
+    iq_plain_style = color.rgb_to_yiq(to_tensor(style_img.resize(out.size)))[:, 1:]
+    err = (iq_out - iq_content).abs().mean().item()
+    assert err < 0.02, err
+    assert err < 0.2 * (iq_plain_style - iq_content).abs().mean().item()
+
+
+def test_match_color_gives_style_the_content_palette(content_img, style_img):
+    s, c = to_tensor(style_img), to_tensor(content_img)
+    m = color.match_color(s, c)
+    for x in (c,):
+        torch.testing.assert_close(m.mean(dim=(2, 3)), x.mean(dim=(2, 3)), atol=0.03, rtol=0)
+
+
+def test_blend_weights_pick_the_style(content_img, style_img):
+    from atelier import samples
+    mosaic = samples.style("mosaic", size=128)
+    only_first = atelier.stylize(content_img, [style_img, mosaic], style_blend=(1, 0), **FAST)
+    only_second = atelier.stylize(content_img, [style_img, mosaic], style_blend=(0, 1), **FAST)
+    assert style_distance(only_first, style_img, size=96) < style_distance(only_second, style_img, size=96)
+    assert style_distance(only_second, mosaic, size=96) < style_distance(only_first, mosaic, size=96)
+
+
+def test_region_without_style_stays_closer_to_content(content_img, style_img):
+    mask = torch.zeros(1, 1, 96, 96)
+    mask[..., :, :48] = 1
+    regions = [Region(mask, content_weight=1, style_weight=3), Region(1 - mask, content_weight=5, style_weight=0)]
+    out = atelier.stylize(content_img, style_img, regions=regions, **FAST)
+    left = mask[0, 0].numpy()
+    d_styled = content_distance(out, content_img, size=96, mask=left)
+    d_kept = content_distance(out, content_img, size=96, mask=1 - left)
+    assert d_kept < 0.5 * d_styled, (d_kept, d_styled)
+
+
+def test_adam_and_noise_init_also_move_toward_style(content_img, style_img):
+    out = atelier.stylize(content_img, style_img, optimizer="adam", lr=0.05, init="noise", size=64,
+                          iterations=30, levels=1)
+    noise_only = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    assert style_distance(out, style_img, size=64) < 0.7 * style_distance(noise_only, style_img, size=64)
+
+
+def test_alpha_channel_is_kept(style_img):
+    rgba = np.zeros((64, 64, 4), np.uint8)
+    rgba[..., :3] = 120
+    rgba[..., 3] = 255
+    rgba[:, :32, 3] = 0
+    out = atelier.stylize(rgba, style_img, size=64, iterations=2, levels=1)
+    assert out.mode == "RGBA"
+    alpha = np.asarray(out)[..., 3]
+    assert alpha[:, :30].max() < 10 and alpha[:, 34:].min() > 245
+
+
+@pytest.mark.parametrize("bad", [
+    dict(style_weight=float("nan")), dict(content_weight=-1), dict(size=0), dict(size=-5),
+    dict(size=float("inf")), dict(style_ratio=1.5), dict(style_layers=("relu9_1",)),
+    dict(style_layer_weights=(1, 2)), dict(style_blend=(-1,)), dict(iterations=0), dict(preset="nope"),
+    dict(content_weight=0, style_weight=0), dict(color="sepia"), dict(lr=float("nan")),
+])
+def test_bad_settings_are_usage_errors(bad, content_img, style_img):
+    with pytest.raises(UsageError):
+        atelier.stylize(content_img, style_img, **{**FAST, **bad})
+
+
+def test_pyramid_sizes():
+    assert pyramid((512, 384), 3) == [(128, 96), (256, 192), (512, 384)]
+    assert pyramid((96, 96), 3) == [(96, 96)]  # never below 64 px on the short side
+    assert pyramid((200, 100), 1) == [(200, 100)]
