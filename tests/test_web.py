@@ -265,7 +265,7 @@ def set_tiny(page, iterations: int = 3) -> None:
 
 def test_api_is_safe_and_cleans_up(content_img):
     s = LiveServer(max_upload_mb=0.2)
-    root = s.app.state.root
+    root = s.app.state.studio.root
     with httpx.Client(base_url=s.url) as client:
         r = client.get("/")
         assert "default-src 'self'" in r.headers["content-security-policy"]
@@ -299,7 +299,7 @@ def test_upload_stylize_see_and_download(server, page, images, tmp_path):
     page.fill("#seed", "3")
     page.click("#go")
     expect(page.locator("#status")).to_have_attribute("data-state", "done", timeout=JOB_TIMEOUT_MS)
-    expect(page.locator("#result-img")).to_have_attribute("src", re.compile(r"/result\.png$"))
+    expect(page.locator("#result-img")).to_have_attribute("src", re.compile(r"/result/0\.png$"))
     assert page.eval_on_selector("#result-img", "img => img.complete && img.naturalWidth") == 64
     expect(page.locator("#history .item img")).to_have_count(1)
     page.screenshot(path=str(tmp_path / "web-page.png"), full_page=True)

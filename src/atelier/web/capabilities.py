@@ -1,26 +1,72 @@
-"""Which optional Atelier features are installed, detected once when the server starts.
+"""Which optional Atelier features this installation has, detected once when the server starts.
 
-The page shows a control only when the module behind it imports, so features that other
-parts of Atelier add later appear without changes to the page's code, and nothing missing
-is ever offered.
+The page shows a control only when the feature behind it works here, so features that
+other parts of Atelier add later appear without changes to the page, and nothing missing
+is ever offered:
+
+* feed-forward methods (:mod:`atelier.feedforward`): each method whose trained model
+  ships with the package;
+* the style library (:mod:`atelier.library`, :mod:`atelier.augment`): when a library file
+  (``--library``, else the default one) opens and holds artworks;
+* portrait mode (:mod:`atelier.portrait`): when the module imports (mediapipe present).
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from pathlib import Path
+from typing import Any, Optional
 
 
-def importable(module: str) -> bool:
-    """True if ``module`` imports without error."""
+def import_error(module: str) -> Optional[str]:
+    """None if ``module`` imports, else a one-line reason."""
     try:
         importlib.import_module(module)
-    except Exception:  # missing, or present but broken: either way not offered
-        return False
-    return True
+    except Exception as exc:  # missing, or present but broken: either way not offered
+        return f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return None
 
 
-def detect() -> dict[str, Any]:
-    """``{"methods": [...], "features": {name: bool}}`` for the features present now."""
-    methods = ["gatys"]
-    return {"methods": methods, "features": {}}
+def feedforward_methods() -> list[str]:
+    """Feed-forward methods whose trained weights ship with this installation."""
+    if import_error("atelier.feedforward.transfer"):
+        return []
+    from ..feedforward import registry
+
+    return [m for m in registry.METHODS if registry.shipped_path(m).is_file()]
+
+
+def library_status(path: Optional[str]) -> dict[str, Any]:
+    """``{"available": bool, "reason" | "path", "size", defaults...}`` for the style library."""
+    reason = import_error("atelier.augment")
+    if reason:
+        return {"available": False, "reason": f"style library code not installed ({reason})"}
+    from ..augment import AugmentOptions
+    from ..errors import AtelierError
+    from ..library import StyleLibrary, default_library_path
+
+    where = Path(path).expanduser() if path else default_library_path()
+    if not where.is_file():
+        return {"available": False, "reason": f"no style library at {where} (build one with `atelier library build`)"}
+    try:
+        with StyleLibrary.open(where) as lib:
+            size = len(lib)
+    except AtelierError as exc:
+        return {"available": False, "reason": str(exc)}
+    if size == 0:
+        return {"available": False, "reason": f"the style library {where} is empty"}
+    d = AugmentOptions()
+    return {"available": True, "path": str(where), "size": size, "threshold": d.threshold,
+            "neighbours": d.neighbours, "query_weight": d.query_weight, "recolor": d.recolor, "pool": d.pool}
+
+
+def portrait_status() -> dict[str, Any]:
+    reason = import_error("atelier.portrait")
+    return {"available": True} if reason is None else {"available": False, "reason": reason}
+
+
+def detect(library: Optional[str] = None) -> dict[str, Any]:
+    """``{"methods": [...], "feedforward": [...], "features": {"library": {...}, "portrait": {...}}}``."""
+    ff = feedforward_methods()
+    return {"methods": ["gatys", *ff], "feedforward": ff,
+            "features": {"library": library_status(library), "portrait": portrait_status()}}

@@ -46,6 +46,8 @@ class ServeOptions:
     max_pixels: int = _opt(40_000_000, "largest accepted upload in pixels (width x height)")
     max_size: int = _opt(1024, "largest output long side a job may ask for")
     max_jobs: int = _opt(100, "finished jobs (and their result files) kept before the oldest are deleted")
+    library: Optional[str] = _opt(None, "style library file for search and augmentation "
+                                        "(none given: $ATELIER_LIBRARY or ~/.cache/atelier/library.sqlite, when present)")
 
     def validate(self) -> "ServeOptions":
         """Raise :class:`UsageError` for out-of-range settings; return self."""

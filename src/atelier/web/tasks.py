@@ -1,25 +1,43 @@
-"""The work a web job does: a callable for :class:`atelier.web.jobs.JobQueue`.
+"""The work a web job does: callables for :class:`atelier.web.jobs.JobQueue`.
 
-Inputs are decoded and shrunk to the output size when the job is submitted, so a queued
-job holds small images and does not depend on its uploads staying on disk. The result is
-written with :func:`atelier.images.save_image` (atomic, PNG with the metadata record).
+Each ``*_job`` function checks its inputs when the job is submitted (so a bad request
+fails at once, with a message) and returns the callable the queue runs later. Inputs are
+decoded and shrunk to the working size at submission, so a waiting job holds small images
+and does not depend on its uploads staying on disk. Results are written with
+:func:`atelier.images.save_image` (atomic, PNG with the metadata record) and returned as
+an :class:`Outcome`.
+
+Optional features (style library, portrait mode, feed-forward methods) are imported only
+inside the jobs that use them, so this module works without them.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from PIL import Image
 
 from ..api import stylize
-from ..gatys import Progress
+from ..gatys import Progress, ProgressFn
 from ..images import resize_long_side, save_image, to_pil
 from ..options import StyleOptions
 from .jobs import JobContext
 
 PREVIEW_EVERY_S = 0.3  # at most this often an intermediate image is converted for the page
+JobFn = Callable[[JobContext], "Outcome"]
+
+
+@dataclass
+class Outcome:
+    """What a finished job made: result files (PNG with metadata) and notes for the user."""
+
+    paths: list[Path]
+    notes: list[str] = field(default_factory=list)
 
 
 def shrink(img: Image.Image, long_side: int) -> Image.Image:
@@ -27,30 +45,129 @@ def shrink(img: Image.Image, long_side: int) -> Image.Image:
     return resize_long_side(img, long_side) if max(img.size) > long_side else img
 
 
-def gatys_job(content: Image.Image, styles: Sequence[Image.Image], opts: StyleOptions, out: Path,
-              extra: dict[str, Any]) -> Callable[[JobContext], Path]:
-    """A job running :func:`atelier.stylize` and saving the result to ``out`` (PNG + metadata).
+def progress_reporter(ctx: JobContext, runs: int = 1) -> ProgressFn:
+    """A Gatys progress callback feeding ``ctx``: fraction from the pyramid cost, and the
+    intermediate image at most every ``PREVIEW_EVERY_S`` s. ``runs`` optimizations in a row
+    (variants) are reported as one: a run starts when the evaluation count drops."""
+    state = {"last": 0.0, "run": 0, "done": 0}
 
-    Progress is the pyramid cost done / total (``Progress.cost / total_cost``); the
-    intermediate image is published at most every ``PREVIEW_EVERY_S`` seconds.
-    """
-    style_side = max(16, round(opts.size * opts.style_scale))
+    def report(p: Progress) -> None:
+        if p.done < state["done"]:
+            state["run"] += 1
+        state["done"] = p.done
+        now = time.monotonic()
+        preview = None
+        if now - state["last"] >= PREVIEW_EVERY_S:
+            preview, state["last"] = to_pil(p.image), now
+        ctx.report((min(state["run"], runs - 1) + p.cost / p.total_cost) / runs, preview)
+
+    return report
+
+
+def notes_of(meta: dict[str, Any]) -> list[str]:
+    """User-facing notes in a result's metadata (portrait fallback, augmentation notes)."""
+    notes = list(meta.get("augment", {}).get("notes", []))
+    fallback = meta.get("portrait", {}).get("fallback")
+    return notes + ([fallback] if fallback else [])
+
+
+def save_all(ctx: JobContext, images: Sequence[Image.Image], out_dir: Path, extra: dict[str, Any]) -> Outcome:
+    """Write every image as ``<random>.png`` in ``out_dir`` with its metadata plus ``extra``."""
+    ctx.check()
+    paths, notes = [], []
+    for img in images:
+        meta = {**img.info.get("atelier", {}), **extra}
+        paths.append(save_image(img, out_dir / f"{secrets.token_hex(16)}.png", meta))
+        notes += [n for n in notes_of(meta) if n not in notes]
+    return Outcome(paths, notes)
+
+
+def gatys_job(content: Image.Image, styles: Sequence[Image.Image], opts: StyleOptions, out_dir: Path,
+              extra: dict[str, Any], portrait: bool = False) -> JobFn:
+    """:func:`atelier.stylize` (or :func:`atelier.portrait.stylize_portrait` when ``portrait``)."""
     content = shrink(content, opts.size)
-    styles = [shrink(s, style_side) for s in styles]
+    styles = [shrink(s, max(16, round(opts.size * opts.style_scale))) for s in styles]
 
-    def run(ctx: JobContext) -> Path:
-        last = [0.0]
+    def run(ctx: JobContext) -> Outcome:
+        if portrait:
+            from ..portrait import stylize_portrait
 
-        def progress(p: Progress) -> None:
-            now = time.monotonic()
-            preview = None
-            if now - last[0] >= PREVIEW_EVERY_S:
-                preview, last[0] = to_pil(p.image), now
-            ctx.report(p.cost / p.total_cost, preview)
-
-        img = stylize(content, list(styles), opts, progress=progress)
-        ctx.check()
-        save_image(img, out, {**img.info["atelier"], **extra})
-        return out
+            img = stylize_portrait(content, list(styles), style_options=opts, progress=progress_reporter(ctx))
+        else:
+            img = stylize(content, list(styles), opts, progress=progress_reporter(ctx))
+        return save_all(ctx, [img], out_dir, extra)
 
     return run
+
+
+def augmented_job(content: Image.Image, style: Image.Image, opts: StyleOptions, out_dir: Path,
+                  extra: dict[str, Any], library: Path, neighbour_ids: Sequence[int], query_weight: float,
+                  recolor: bool, search_k: int) -> JobFn:
+    """Stylize with ``style`` augmented by the chosen library artworks (ids from a search of ``search_k``)."""
+    from ..augment import AugmentOptions
+
+    aug = AugmentOptions(neighbours=len(neighbour_ids), recolor=recolor, query_weight=query_weight,
+                         library=str(library)).validate()
+    content, style = shrink(content, opts.size), shrink(style, max(16, round(opts.size * opts.style_scale)))
+
+    def run(ctx: JobContext) -> Outcome:
+        from ..augment import Candidates, stylize_with
+        from ..library import StyleLibrary
+
+        with StyleLibrary.open(library) as lib:
+            hits = lib.search(lib.describe(style), search_k)
+        chosen = [h for h in hits if h.entry.id in set(neighbour_ids)]
+        notes = [] if len(chosen) == len(neighbour_ids) else ["some chosen artworks are no longer in the library"]
+        ctx.check()
+        img = stylize_with(content, Candidates(style, chosen, notes, str(library)), chosen, aug, opts,
+                           progress_reporter(ctx), extra.get("styles", ["query"])[0])
+        return save_all(ctx, [img], out_dir, extra)
+
+    return run
+
+
+def variants_job(content: Image.Image, style: Image.Image, opts: StyleOptions, out_dir: Path,
+                 extra: dict[str, Any], library: Path, n: int, neighbours: int, query_weight: float,
+                 recolor: bool) -> JobFn:
+    """``n`` augmented variants, each with a different subset of the nearest library artworks."""
+    from ..augment import AugmentOptions
+
+    aug = AugmentOptions(neighbours=neighbours, recolor=recolor, query_weight=query_weight,
+                         library=str(library)).validate()
+    content, style = shrink(content, opts.size), shrink(style, max(16, round(opts.size * opts.style_scale)))
+
+    def run(ctx: JobContext) -> Outcome:
+        from ..augment import stylize_variants
+
+        images, cands = stylize_variants(content, style, str(library), aug, n, opts,
+                                         progress=progress_reporter(ctx, runs=n))
+        outcome = save_all(ctx, images, out_dir, extra)
+        outcome.notes = list(dict.fromkeys(cands.notes + outcome.notes))
+        return outcome
+
+    return run
+
+
+def feedforward_job(content: Image.Image, styles: Sequence[Image.Image], method: str, size: int, alpha: float,
+                    color: str, out_dir: Path, extra: dict[str, Any]) -> JobFn:
+    """One forward pass of a shipped feed-forward model (:func:`atelier.feedforward.transfer.transfer`)."""
+    from ..feedforward.transfer import FeedForwardOptions
+
+    styles = [] if method == "johnson" else list(styles)  # johnson's style is in its weights
+    opts = FeedForwardOptions(method=method, size=size, alpha=alpha, color=color)
+    opts.validate(len(styles))
+    content, styles = shrink(content, size), [shrink(s, size) for s in styles]
+
+    def run(ctx: JobContext) -> Outcome:
+        from ..feedforward.transfer import transfer
+
+        ctx.check()
+        img = transfer(content, styles, opts)
+        return save_all(ctx, [img], out_dir, extra)
+
+    return run
+
+
+def refine_options(opts: StyleOptions, init: Optional[Path]) -> StyleOptions:
+    """``opts`` starting from the image at ``init`` (an earlier result) instead of the content."""
+    return opts if init is None else dataclasses.replace(opts, init=str(init)).resolved()
