@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 import typing
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -11,7 +12,7 @@ import click
 from PIL import Image
 from tqdm import tqdm
 
-from ..errors import UsageError
+from ..errors import AtelierError, UsageError
 from ..gatys import Progress
 from ..images import save_image, write_json
 
@@ -115,6 +116,10 @@ def check_output(path: str) -> Path:
         raise UsageError(f"output directory does not exist: {parent}")
     if p.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"):
         raise UsageError(f"unsupported output format {p.suffix or '(none)'!r}; use .png, .jpg, .webp or .tif")
+    try:  # fail before minutes of work, not after
+        tempfile.TemporaryFile(dir=parent).close()
+    except OSError as exc:
+        raise AtelierError(f"cannot write to {parent}: {exc.strerror or exc}") from None
     return p
 
 

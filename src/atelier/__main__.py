@@ -1,0 +1,5 @@
+"""``python -m atelier`` runs the CLI."""
+
+from .cli import main
+
+main()
