@@ -1,0 +1,61 @@
+"""``atelier portrait``: person-aware stylization (strong style behind, the face kept)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+import numpy as np
+from PIL import Image
+
+from ..errors import UsageError
+from ..images import save_image
+from ..options import StyleOptions
+from ..portrait import PortraitOptions, portrait_masks, stylize_portrait
+from .common import ProgressBar, check_output, dataclass_from_kwargs, dataclass_options, write_result
+
+
+def mask_image(mask: np.ndarray) -> Image.Image:
+    """An H x W 0..1 mask as an 8-bit grayscale image (white = person), reusable with ``--mask``."""
+    return Image.fromarray(np.clip(mask * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+
+
+@click.command("portrait")
+@click.argument("content", type=str)
+@click.argument("styles", type=str, nargs=-1, required=True)
+@click.option("-o", "--output", required=True, help="output image (.png, .jpg, .webp, .tif)")
+@click.option("--save-mask", default=None, help="also write the person mask used (white = person) to this image")
+@click.option("-q", "--quiet", is_flag=True, help="no progress bar and no notes")
+@dataclass_options(PortraitOptions)
+@dataclass_options(StyleOptions, exclude=("save_every",))
+def portrait_cmd(content: str, styles: tuple[str, ...], output: str, save_mask: Optional[str], quiet: bool,
+                 **kwargs: Any) -> None:
+    """Stylize the portrait CONTENT with STYLE [STYLE...]: the background strongly, the person
+    lightly and the face least, in one optimization (or two passes with --portrait-mode twopass).
+
+    The person is found with mediapipe's bundled models (or given with --mask). Without a
+    person the whole image is stylized normally, unless --require-person is given.
+    """
+    popts = dataclass_from_kwargs(PortraitOptions, kwargs).validate()
+    opts = dataclass_from_kwargs(StyleOptions, kwargs).resolved()
+    out = check_output(output)
+    mask_out = check_output(save_mask) if save_mask else None
+    if mask_out is not None and mask_out.resolve() == out.resolve():
+        raise UsageError("--save-mask must differ from the output path")
+    masks = portrait_masks(content, opts.size, popts)
+    if not masks.found and not popts.require_person and not quiet:
+        click.echo(f"atelier: no person found in {content}; stylizing the whole image normally", err=True)
+    with ProgressBar(quiet, desc=f"portrait ({popts.portrait_mode})") as bar:
+        img = stylize_portrait(content, list(styles), popts, opts, progress=bar, masks=masks)
+    write_result(img, out)
+    if mask_out is not None:
+        save_image(mask_image(masks.person), mask_out)
+    if not quiet:
+        info = img.info["atelier"]
+        faces = info["portrait"]["faces"]
+        click.echo(f"wrote {out} ({info['seconds']:.1f} s; {faces} face{'s' * (faces != 1)} protected)"
+                   + (f" and {mask_out}" if mask_out else ""))
+
+
+COMMANDS = [portrait_cmd]
