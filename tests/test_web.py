@@ -19,7 +19,10 @@ from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
 from atelier.cli import main
+from atelier.descriptors import DescriptorConfig
 from atelier.errors import UsageError
+from atelier.library import StyleLibrary
+from atelier import samples
 from atelier.web.app import create_app
 from atelier.web.config import QUALITY, JobSettings, ServeOptions, style_options
 from atelier.web.jobs import CANCELLED, DONE, FAILED, RUNNING, Job, JobQueue
@@ -257,10 +260,24 @@ def images(tmp_path, content_img, style_img):
     return paths
 
 
-def set_tiny(page, iterations: int = 3) -> None:
+def set_tiny(page, iterations: int = 3, size: int = 64) -> None:
     page.select_option("#quality", "preview")
-    page.fill("#size", "64")
+    page.fill("#size", str(size))
     page.fill("#iterations", str(iterations))
+
+
+def result_metadata(page, index: int = 0) -> dict:
+    """The metadata record in the PNG the page shows as result ``index``."""
+    url = page.eval_on_selector("#result-img", "img => img.src").rsplit("/", 1)[0] + f"/{index}.png"
+    with Image.open(io.BytesIO(page.request.get(url).body())) as img:
+        return json.loads(img.text["atelier"])
+
+
+def wait_job(client: httpx.Client, job: dict) -> dict:
+    while job["state"] in ("queued", "running"):
+        time.sleep(0.1)
+        job = client.get(f"/api/jobs/{job['id']}").json()
+    return job
 
 
 def test_api_is_safe_and_cleans_up(content_img):
@@ -381,4 +398,86 @@ def test_two_concurrent_jobs_both_finish(browser):
         expect(p.locator("#status")).to_have_attribute("data-state", "done", timeout=JOB_TIMEOUT_MS)
         assert p.eval_on_selector("#result-img", "img => img.complete && img.naturalWidth") == 64
         p.context.close()
+    s.stop()
+
+
+def test_portrait_mask_preview_and_portrait_job(server, page):
+    page.goto(server.url)
+    page.locator("#content-samples button[data-sample=astronaut]").click()
+    page.locator("#style-samples button[data-sample=swirl]").click()
+    page.click("#mask-preview")
+    expect(page.locator("#mask-img")).to_be_visible(timeout=JOB_TIMEOUT_MS)
+    expect(page.locator("#mask-info")).to_contain_text(re.compile(r"Person: \d+% of the image, 1 face\(s\) protected"))
+    page.check("#portrait")
+    set_tiny(page, iterations=2, size=96)
+    page.click("#go")
+    expect(page.locator("#status")).to_have_attribute("data-state", "done", timeout=JOB_TIMEOUT_MS)
+    meta = result_metadata(page)
+    assert meta["portrait"]["person_found"] and meta["portrait"]["faces"] == 1 and "fallback" not in meta["portrait"]
+
+
+def test_refine_starts_from_an_earlier_result_of_the_same_session(server):
+    body = {"content": "sample:astronaut", "styles": ["sample:swirl"], "quality": "preview", "size": 64,
+            "iterations": 2}
+    with httpx.Client(base_url=server.url) as client, httpx.Client(base_url=server.url) as stranger:
+        first = wait_job(client, client.post("/api/jobs", json=body).json())
+        assert first["state"] == "done" and len(first["results"]) == 1
+        r = stranger.post("/api/jobs", json={**body, "refine": first["id"]})
+        assert r.status_code == 400 and "only a finished result of this session" in r.json()["detail"]
+        r = client.post("/api/jobs", json={**body, "method": "cubism"})
+        assert r.status_code == 400 and "method 'cubism' is not available" in r.json()["detail"]
+        second = wait_job(client, client.post("/api/jobs", json={**body, "refine": first["id"]}).json())
+        assert second["state"] == "done" and second["info"]["refines"] == first["id"]
+        with Image.open(io.BytesIO(client.get(second["results"][0]).content)) as img:
+            init = Path(json.loads(img.text["atelier"])["options"]["init"])
+        assert init.parent == server.app.state.studio.results and init.suffix == ".png"
+
+
+@pytest.fixture(scope="module")
+def library_file(tmp_path_factory) -> Path:
+    """A 6-artwork library: three swirls by 'Vortex' and three mosaics by 'Tiler'."""
+    root = tmp_path_factory.mktemp("library")
+    (root / "art").mkdir()
+    for i in range(1, 4):
+        samples.style("swirl", size=96, seed=i).save(root / "art" / f"Vortex__swirl {i}.png")
+        samples.style("mosaic", size=96, seed=i).save(root / "art" / f"Tiler__mosaic {i}.png")
+    with StyleLibrary.open(root / "lib.sqlite", DescriptorConfig(size=64), create=True) as lib:
+        lib.update([root / "art"])
+    return root / "lib.sqlite"
+
+
+def test_style_library_search_augment_and_variants(browser, library_file):
+    s = LiveServer(library=str(library_file))
+    page = browser.new_context().new_page()
+    page.goto(s.url)
+    expect(page.locator("#library-size")).to_have_text("(6 artworks)")
+    page.locator("#content-samples button[data-sample=astronaut]").click()
+    page.locator("#style-samples button[data-sample=swirl]").click()
+    page.click("#library-search")
+    figures = page.locator("#neighbours figure")
+    expect(figures).to_have_count(6, timeout=JOB_TIMEOUT_MS)
+    captions = figures.locator("figcaption").all_text_contents()
+    distances = [float(c.split(" · ")[0]) for c in captions]
+    assert distances == sorted(distances)
+    assert all("Vortex - Swirl" in c for c in captions[:3])  # the swirls are the nearest
+    boxes = figures.locator("input[type=checkbox]")
+    for i in range(6):
+        boxes.nth(i).set_checked(i < 2)
+    chosen = sorted(int(boxes.nth(i).get_attribute("value")) for i in range(2))
+    page.check("#augment")
+    set_tiny(page, iterations=2)
+    page.click("#go")
+    expect(page.locator("#status")).to_have_attribute("data-state", "done", timeout=JOB_TIMEOUT_MS)
+    meta = result_metadata(page)
+    assert meta["method"] == "augmented" and sorted(n["id"] for n in meta["augment"]["neighbours"]) == chosen
+
+    page.fill("#variants", "2")
+    page.click("#go")
+    expect(page.locator("#status")).to_contain_text("2 variants", timeout=JOB_TIMEOUT_MS)
+    expect(page.locator("#gallery button")).to_have_count(2)
+    page.locator("#gallery button").nth(1).click()
+    expect(page.locator("#result-img")).to_have_attribute("src", re.compile(r"/result/1\.png$"))
+    used = [[n["id"] for n in result_metadata(page, i)["augment"]["neighbours"]] for i in range(2)]
+    assert used[0] != used[1] and all(len(u) == 1 and u[0] in chosen for u in used)
+    page.context.close()
     s.stop()

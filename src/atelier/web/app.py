@@ -43,7 +43,7 @@ from .config import QUALITY, JobSettings, ServeOptions, style_options
 from .features import add_feature_routes
 from .jobs import DONE
 from .studio import Studio, sample_thumbnail
-from .tasks import augmented_job, feedforward_job, gatys_job, refine_options, variants_job
+from .tasks import feedforward_job, gatys_job, library_job, refine_options
 from .uploads import UploadError
 
 STATIC = Path(__file__).parent / "static"
@@ -58,13 +58,13 @@ SECURITY_HEADERS = {
 
 
 class AugmentRequest(BaseModel):
-    """Style-library augmentation of a job: chosen artworks, or ``variants`` drawn automatically."""
+    """Style-library augmentation of a job: the chosen artworks, optionally as ``variants``."""
 
     neighbours: list[int] = Field(default_factory=list, max_length=16)  # library ids from a search
     search_k: int = Field(default=12, ge=1, le=48)                      # k of that search
     query_weight: float = Field(default=0.5, gt=0, le=1)
     recolor: bool = True
-    variants: int = Field(default=0, ge=0, le=8)                        # > 0: make this many variants
+    variants: int = Field(default=0, ge=0, le=8)  # > 0: this many results, each from a subset of neighbours
 
 
 class JobRequest(BaseModel):
@@ -203,21 +203,14 @@ def create_app(opts: Optional[ServeOptions] = None, workdir: Optional[Path] = No
         return studio.snapshot(job)
 
     def augmented_or_variants(req: JobRequest, content, images, sopts, extra, info):
-        lib = studio.library_path()
         a = req.augment
         if req.portrait:
             raise UsageError("portrait mode and the style library cannot be combined yet: turn one of them off")
         if len(images) != 1:
             raise UsageError("the style library augments exactly one style image: remove the others")
         info["augment"] = a.model_dump()
-        if a.variants:
-            k = len(a.neighbours) or studio.caps["features"]["library"]["neighbours"]
-            return variants_job(content, images[0], sopts, studio.results, extra, lib, a.variants, k,
-                                a.query_weight, a.recolor)
-        if not a.neighbours:
-            raise UsageError("choose at least one library artwork to augment the style with")
-        return augmented_job(content, images[0], sopts, studio.results, extra, lib, a.neighbours,
-                             a.query_weight, a.recolor, a.search_k)
+        return library_job(content, images[0], sopts, studio.results, extra, studio.library_path(), a.neighbours,
+                           a.search_k, a.query_weight, a.recolor, a.variants)
 
     @app.get("/api/jobs/{job_id}")
     def get_job(job_id: str) -> dict[str, Any]:

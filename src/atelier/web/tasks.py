@@ -23,6 +23,7 @@ from typing import Any, Callable, Optional, Sequence
 from PIL import Image
 
 from ..api import stylize
+from ..errors import UsageError
 from ..gatys import Progress, ProgressFn
 from ..images import resize_long_side, save_image, to_pil
 from ..options import StyleOptions
@@ -100,50 +101,45 @@ def gatys_job(content: Image.Image, styles: Sequence[Image.Image], opts: StyleOp
     return run
 
 
-def augmented_job(content: Image.Image, style: Image.Image, opts: StyleOptions, out_dir: Path,
-                  extra: dict[str, Any], library: Path, neighbour_ids: Sequence[int], query_weight: float,
-                  recolor: bool, search_k: int) -> JobFn:
-    """Stylize with ``style`` augmented by the chosen library artworks (ids from a search of ``search_k``)."""
+def library_job(content: Image.Image, style: Image.Image, opts: StyleOptions, out_dir: Path,
+                extra: dict[str, Any], library: Path, neighbour_ids: Sequence[int], search_k: int,
+                query_weight: float, recolor: bool, variants: int = 0) -> JobFn:
+    """Stylize with ``style`` augmented by the chosen library artworks (ids from a search of
+    ``search_k`` neighbours). ``variants`` > 0: that many results, each augmented by a different
+    subset of the chosen artworks (:func:`atelier.augment.choose_subsets`, seeded by ``opts.seed``)."""
     from ..augment import AugmentOptions
 
-    aug = AugmentOptions(neighbours=len(neighbour_ids), recolor=recolor, query_weight=query_weight,
+    if not neighbour_ids:
+        raise UsageError("choose at least one library artwork to augment the style with")
+    per_run = len(neighbour_ids) if not variants else max(1, min(AugmentOptions().neighbours, len(neighbour_ids) - 1))
+    aug = AugmentOptions(neighbours=per_run, recolor=recolor, query_weight=query_weight,
                          library=str(library)).validate()
     content, style = shrink(content, opts.size), shrink(style, max(16, round(opts.size * opts.style_scale)))
+    wanted = set(neighbour_ids)
 
     def run(ctx: JobContext) -> Outcome:
-        from ..augment import Candidates, stylize_with
+        from ..augment import Candidates, choose_subsets, stylize_with
         from ..library import StyleLibrary
 
         with StyleLibrary.open(library) as lib:
-            hits = lib.search(lib.describe(style), search_k)
-        chosen = [h for h in hits if h.entry.id in set(neighbour_ids)]
-        notes = [] if len(chosen) == len(neighbour_ids) else ["some chosen artworks are no longer in the library"]
-        ctx.check()
-        img = stylize_with(content, Candidates(style, chosen, notes, str(library)), chosen, aug, opts,
-                           progress_reporter(ctx), extra.get("styles", ["query"])[0])
-        return save_all(ctx, [img], out_dir, extra)
-
-    return run
-
-
-def variants_job(content: Image.Image, style: Image.Image, opts: StyleOptions, out_dir: Path,
-                 extra: dict[str, Any], library: Path, n: int, neighbours: int, query_weight: float,
-                 recolor: bool) -> JobFn:
-    """``n`` augmented variants, each with a different subset of the nearest library artworks."""
-    from ..augment import AugmentOptions
-
-    aug = AugmentOptions(neighbours=neighbours, recolor=recolor, query_weight=query_weight,
-                         library=str(library)).validate()
-    content, style = shrink(content, opts.size), shrink(style, max(16, round(opts.size * opts.style_scale)))
-
-    def run(ctx: JobContext) -> Outcome:
-        from ..augment import stylize_variants
-
-        images, cands = stylize_variants(content, style, str(library), aug, n, opts,
-                                         progress=progress_reporter(ctx, runs=n))
-        outcome = save_all(ctx, images, out_dir, extra)
-        outcome.notes = list(dict.fromkeys(cands.notes + outcome.notes))
-        return outcome
+            chosen = [h for h in lib.search(lib.describe(style), search_k) if h.entry.id in wanted]
+        if not chosen:
+            raise UsageError("the chosen artworks are no longer in the library: search again")
+        notes = [] if len(chosen) == len(wanted) else ["some chosen artworks are no longer in the library"]
+        subsets = choose_subsets(len(chosen), per_run, variants, opts.seed) if variants else [tuple(range(len(chosen)))]
+        if variants and len(subsets) < variants:
+            notes.append(f"only {len(subsets)} distinct subsets of the chosen artworks: {len(subsets)} variants made")
+        cands = Candidates(style, chosen, notes, str(library))
+        progress = progress_reporter(ctx, runs=len(subsets))
+        images = []
+        for i, subset in enumerate(subsets):
+            img = stylize_with(content, cands, [chosen[j] for j in subset], aug, opts, progress,
+                               extra.get("styles", ["query"])[0])
+            if variants:
+                img.info["atelier"]["augment"]["variant"] = {"index": i + 1, "seed": opts.seed,
+                                                             "candidates": [j + 1 for j in subset]}
+            images.append(img)
+        return save_all(ctx, images, out_dir, extra)
 
     return run
 

@@ -309,8 +309,10 @@ async function searchLibrary() {
     box.replaceChildren(...r.neighbours.map((n) => {
       const pick = n.within && checked++ < state.caps.features.library.neighbours;
       return el("figure", { class: n.within ? "" : "far", title: `${n.label} — distance ${n.distance}` }, [
-        el("input", { type: "checkbox", value: n.id, checked: pick, ariaLabel: n.label }),
-        el("img", { src: n.thumb, alt: n.label }),
+        el("label", {}, [  // clicking the picture toggles the checkbox
+          el("input", { type: "checkbox", value: n.id, checked: pick, ariaLabel: n.label }),
+          el("img", { src: n.thumb, alt: n.label }),
+        ]),
         el("figcaption", { textContent: `${n.distance} · ${n.label}` }),
       ]);
     }));
