@@ -43,6 +43,7 @@ from .library import Hit, StyleLibrary, default_library_path, file_sha256
 from .options import StyleOptions
 
 LibraryLike = Union[StyleLibrary, str, os.PathLike, None]
+COPY_SLACK = 4  # extra hits fetched so that skipped copies of the query do not shorten the list
 
 
 @dataclass
@@ -50,8 +51,10 @@ class AugmentOptions:
     """How a style is augmented with library neighbours (CLI: one option per field)."""
 
     neighbours: int = field(default=3, metadata={"help": "K: at most this many library neighbours join the style"})
-    threshold: float = field(default=900.0, metadata={
-        "help": "largest descriptor distance of a neighbour (see `atelier library info`)"})
+    threshold: float = field(default=4000.0, metadata={
+        "help": "largest descriptor distance of a neighbour (see `atelier library info` and docs/library.md)"})
+    min_distance: float = field(default=1000.0, metadata={
+        "help": "closer artworks are copies of the query (another size or format) and are skipped"})
     recolor: bool = field(default=True, metadata={"help": "histogram-match each neighbour to the query's colours"})
     query_weight: float = field(default=0.5, metadata={
         "help": "share of the query in the averaged Gram matrices; the neighbours split the rest equally"})
@@ -65,8 +68,10 @@ class AugmentOptions:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0 or (name == "pool" and v < 1):
                 raise UsageError(f"{name} must be an integer >= {0 if name == 'neighbours' else 1}, got {v!r}")
-        if not isinstance(self.threshold, (int, float)) or not math.isfinite(self.threshold) or self.threshold < 0:
-            raise UsageError(f"threshold must be a finite number >= 0, got {self.threshold!r}")
+        for name in ("threshold", "min_distance"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise UsageError(f"{name} must be a finite number >= 0, got {v!r}")
         if not isinstance(self.query_weight, (int, float)) or not 0 < self.query_weight <= 1:
             raise UsageError(f"query_weight must be in (0, 1], got {self.query_weight!r}")
         return self
@@ -138,15 +143,21 @@ def open_library(library: LibraryLike, aug: AugmentOptions) -> StyleLibrary:
 def find_candidates(style: ImageLike, lib: StyleLibrary, aug: AugmentOptions, count: int) -> Candidates:
     """Up to ``count`` library neighbours of ``style`` within ``aug.threshold``.
 
-    A file that is itself in the library is never its own neighbour. Notes explain a short
-    list: a library smaller than ``count``, or a threshold that excludes everything.
+    The query is never its own neighbour: entries holding the same file (by sha256) and
+    entries closer than ``aug.min_distance`` (the same artwork at another size or in another
+    format) are skipped. Notes explain a short list: a library smaller than ``count``, or a
+    threshold that excludes everything.
     """
     query = load_image(style)
-    is_file = isinstance(style, (str, os.PathLike))
-    sha = file_sha256(Path(style)) if is_file else None
-    nearest = lib.search(lib.describe(query), count, exclude_sha256=sha)
+    sha = file_sha256(Path(style)) if isinstance(style, (str, os.PathLike)) else None
+    found = lib.search(lib.describe(query), count + COPY_SLACK, exclude_sha256=sha)
+    copies = [h for h in found if h.distance < aug.min_distance]
+    nearest = [h for h in found if h.distance >= aug.min_distance][:count]
     hits = [h for h in nearest if h.distance <= aug.threshold]
     notes = []
+    if copies:
+        notes.append(f"skipped {len(copies)} copies of the query (closer than {aug.min_distance:g}): "
+                     + ", ".join(h.entry.label for h in copies))
     if len(nearest) < count:
         notes.append(f"the library holds only {len(nearest)} other artworks ({count} asked)")
     if not hits:

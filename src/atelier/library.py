@@ -394,16 +394,9 @@ class StyleLibrary:
                     if key in known:  # the file changed into something unreadable: its old vector is stale
                         self._delete([key])
                     continue
-                (width, height), blob, target = img.size, _vector_blob(describe(img, self.config)), report.embedded
+                (width, height), blob, target = img.size, describe(img, self.config), report.embedded
             with self.conn:
-                self.conn.execute(
-                    "INSERT INTO artworks (path, sha256, bytes, width, height, artist, title, movement, vector) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET sha256=excluded.sha256, "
-                    "bytes=excluded.bytes, width=excluded.width, height=excluded.height, artist=excluded.artist, "
-                    "title=excluded.title, movement=excluded.movement, vector=excluded.vector",
-                    (key, sha, path.stat().st_size, width, height, meta["artist"], meta["title"], meta["movement"],
-                     blob))
-            self._index = None
+                self.put(key, sha, path.stat().st_size, (width, height), meta, blob)
             target.append(key)
         if progress is not None:
             progress(len(files), len(files), "")
@@ -414,6 +407,20 @@ class StyleLibrary:
                     and (not Path(p).is_file() or any(p.startswith(d) for d in dirs))]
             report.removed = self._delete(gone)
         return report
+
+    def put(self, path: str, sha256: str, nbytes: int, size: tuple[int, int], meta: dict[str, str],
+            vector: np.ndarray | bytes) -> None:
+        """Insert or replace the row at ``path`` (no commit: wrap calls in ``with lib.conn:``)."""
+        blob = vector if isinstance(vector, bytes) else _vector_blob(vector)
+        if len(blob) != 4 * self.config.dim:
+            raise UsageError(f"vector has {len(blob) // 4} values, the library's have {self.config.dim}")
+        self.conn.execute(
+            "INSERT INTO artworks (path, sha256, bytes, width, height, artist, title, movement, vector) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET sha256=excluded.sha256, "
+            "bytes=excluded.bytes, width=excluded.width, height=excluded.height, artist=excluded.artist, "
+            "title=excluded.title, movement=excluded.movement, vector=excluded.vector",
+            (path, sha256, nbytes, size[0], size[1], meta["artist"], meta["title"], meta["movement"], blob))
+        self._index = None
 
     def remove(self, paths: Sequence[str | os.PathLike]) -> list[str]:
         """Drop the entries at ``paths`` (a folder drops everything under it); returns the paths
