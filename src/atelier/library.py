@@ -442,6 +442,18 @@ class StyleLibrary:
         return list(paths)
 
 
+def sync_folder(db: str | os.PathLike, folder: str | os.PathLike, metadata_csv: Optional[str | os.PathLike] = None,
+                progress: Optional[ProgressFn] = None) -> UpdateReport:
+    """Make the library at ``db`` (created with the default descriptor if missing, its folder
+    too) mirror the images under ``folder``: embed new or changed files, drop vanished ones.
+    ``metadata_csv`` is used when given and present."""
+    db = Path(db).expanduser()
+    db.parent.mkdir(parents=True, exist_ok=True)
+    meta = read_metadata_csv(metadata_csv) if metadata_csv and Path(metadata_csv).is_file() else None
+    with StyleLibrary.open(db, create=True) as lib:
+        return lib.update([folder], meta, prune=True, progress=progress)
+
+
 def _describe_config(cfg: DescriptorConfig) -> str:
     weights = cfg.weights or "bundled weights"
     return f"{cfg.backbone} ({weights}) layers {','.join(cfg.layers)} at {cfg.size} px"
