@@ -6,7 +6,7 @@ Routes (every error is JSON ``{"detail": "<one line>"}`` with a 4xx status):
 ``GET  /api/capabilities``                methods, optional features, limits, presets, samples
 ``GET  /api/samples/{name}.jpg``          thumbnail of a built-in sample image
 ``POST /api/uploads``                     multipart ``file`` -> ``{id, name, width, height, format}``
-``POST /api/jobs``                        start a stylization (:class:`JobRequest`) -> job snapshot
+``POST /api/jobs``                        start a stylization (:class:`.requests.JobRequest`) -> job snapshot
 ``GET  /api/jobs/{id}``                   state, queue position, progress, ETA, results, notes, error
 ``POST /api/jobs/{id}/cancel``            cancel (waiting: at once; running: at its next step)
 ``GET  /api/jobs/{id}/preview.jpg``       latest intermediate image of a running job
@@ -26,7 +26,6 @@ import contextlib
 import io
 import re
 import secrets
-import shutil
 from pathlib import Path
 from typing import Any, Optional
 
@@ -34,16 +33,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
-
 from .. import samples
 from ..errors import UsageError
 from ..options import COLOR_MODES, PRESETS
-from .config import QUALITY, JobSettings, ServeOptions, style_options
+from .config import QUALITY, ServeOptions
 from .features import add_feature_routes
 from .jobs import DONE
+from .requests import JobRequest, plan_job
 from .studio import Studio, sample_thumbnail
-from .tasks import feedforward_job, gatys_job, library_job, refine_options
 from .uploads import UploadError
 
 STATIC = Path(__file__).parent / "static"
@@ -55,34 +52,6 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-
-
-class AugmentRequest(BaseModel):
-    """Style-library augmentation of a job: the chosen artworks, optionally as ``variants``."""
-
-    neighbours: list[int] = Field(default_factory=list, max_length=16)  # library ids from a search
-    search_k: int = Field(default=12, ge=1, le=48)                      # k of that search
-    query_weight: float = Field(default=0.5, gt=0, le=1)
-    recolor: bool = True
-    variants: int = Field(default=0, ge=0, le=8)  # > 0: this many results, each from a subset of neighbours
-
-
-class JobRequest(BaseModel):
-    """Body of ``POST /api/jobs``. Images are ``upload:<id>`` or ``sample:<name>``."""
-
-    content: str
-    styles: list[str] = Field(min_length=1, max_length=8)
-    method: str = "gatys"
-    quality: str = "balanced"
-    size: Optional[int] = None
-    iterations: Optional[int] = Field(default=None, ge=1, le=2000)
-    strength: float = 1.0
-    color: str = "none"
-    seed: int = Field(default=0, ge=0, le=2**31 - 1)
-    look: str = "classic"
-    portrait: bool = False
-    augment: Optional[AugmentRequest] = None
-    refine: Optional[str] = None  # id of an earlier job whose result starts the optimization
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -148,9 +117,9 @@ def create_app(opts: Optional[ServeOptions] = None, workdir: Optional[Path] = No
     @app.post("/api/uploads")
     async def post_upload(request: Request) -> dict[str, Any]:
         uploads = studio.uploads
-        declared = int(request.headers.get("content-length") or 0)
-        if declared > uploads.max_bytes + 64_000:  # refuse before reading the body
-            raise uploads.too_big(declared)
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > uploads.max_bytes + 64_000:  # refuse before reading the body
+            raise uploads.too_big(int(length))
         form = await request.form(max_files=1, max_fields=1)
         chunks, n = [], 0
         try:
@@ -170,47 +139,9 @@ def create_app(opts: Optional[ServeOptions] = None, workdir: Optional[Path] = No
     # --- jobs ------------------------------------------------------------------------
     @app.post("/api/jobs")
     def post_job(req: JobRequest, request: Request) -> dict[str, Any]:
-        caps = studio.caps
-        if req.method not in caps["methods"]:
-            raise UsageError(f"method {req.method!r} is not available; choose from {', '.join(caps['methods'])}")
-        settings = JobSettings(**req.model_dump(include=set(JobSettings.__dataclass_fields__)))
-        sopts = style_options(settings, studio.opts.max_size)
-        content, content_name = studio.resolve(req.content)
-        styles = [studio.resolve(r) for r in req.styles]
-        images = [s for s, _ in styles]
-        extra = {"content": content_name, "styles": [n for _, n in styles], "interface": "web"}
-        info = {"method": req.method, "quality": req.quality, "size": sopts.size, "iterations": sopts.iterations,
-                "strength": req.strength, "color": req.color, "seed": req.seed, "look": req.look,
-                "content": content_name, "styles": extra["styles"], "portrait": req.portrait}
-        out = studio.results
-        if req.method in caps["feedforward"]:
-            if req.portrait or req.augment or req.refine:
-                raise UsageError(f"{req.method} runs in one pass: portrait mode, the style library and refining "
-                                 "need the gatys method")
-            alpha = min(1.0, req.strength)  # feed-forward style strength is a blend factor in [0, 1]
-            fn = feedforward_job(content, images, req.method, sopts.size, alpha, req.color, out, extra)
-        else:
-            sopts = refine_options(sopts, studio.refine_source(req.refine, request.state.session))
-            if req.refine:
-                info["refines"] = req.refine
-            if req.portrait and not caps["features"]["portrait"]["available"]:
-                raise UsageError("portrait mode is not available in this installation")
-            if req.augment is None:
-                fn = gatys_job(content, images, sopts, out, extra, portrait=req.portrait)
-            else:
-                fn = augmented_or_variants(req, content, images, sopts, extra, info)
-        job = studio.queue.submit(fn, owner=request.state.session, label=f"{req.method} · {content_name}", info=info)
+        fn, info = plan_job(studio, req, request.state.session)
+        job = studio.queue.submit(fn, owner=request.state.session, label=f"{req.method} · {info['content']}", info=info)
         return studio.snapshot(job)
-
-    def augmented_or_variants(req: JobRequest, content, images, sopts, extra, info):
-        a = req.augment
-        if req.portrait:
-            raise UsageError("portrait mode and the style library cannot be combined yet: turn one of them off")
-        if len(images) != 1:
-            raise UsageError("the style library augments exactly one style image: remove the others")
-        info["augment"] = a.model_dump()
-        return library_job(content, images[0], sopts, studio.results, extra, studio.library_path(), a.neighbours,
-                           a.search_k, a.query_weight, a.recolor, a.variants)
 
     @app.get("/api/jobs/{job_id}")
     def get_job(job_id: str) -> dict[str, Any]:

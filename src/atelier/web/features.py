@@ -2,7 +2,7 @@
 
 Both are interactive look-ups, answered directly (one at a time, under
 ``Studio.interactive``) rather than queued: a search embeds one image, a mask preview
-runs the person segmenter once, each well under a second at these sizes.
+runs the person segmenter once.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ class MaskRequest(BaseModel):
 
 
 def mask_overlay(img: Image.Image, person: np.ndarray, face: np.ndarray) -> Image.Image:
-    """``img`` with the background dimmed to grey, the person as is and the face tinted warm."""
+    """``img`` with the background dimmed to dark grey, the person as is and the face tinted warm."""
     rgb = np.asarray(img.convert("RGB").resize((person.shape[1], person.shape[0]), Image.LANCZOS), np.float32)
-    grey = rgb.mean(axis=2, keepdims=True) * 0.35 + 90
+    grey = rgb.mean(axis=2, keepdims=True) * 0.25 + 40
     p, f = person[..., None], face[..., None]
     out = p * rgb + (1 - p) * grey
     out = f * (0.7 * out + 0.3 * np.array([255, 140, 60], np.float32)) + (1 - f) * out

@@ -95,10 +95,8 @@ class Studio:
         except KeyError:
             raise UploadError("unknown job (finished jobs are kept for a limited time)", 404) from None
 
-    def refine_source(self, job_id: Optional[str], session: str) -> Optional[Path]:
-        """The first result of this session's finished job ``job_id`` (None if no id)."""
-        if not job_id:
-            return None
+    def refine_source(self, job_id: str, session: str) -> Path:
+        """The first result of this session's finished job ``job_id``."""
         job = self.job(job_id)
         if job.owner != session or job.state != DONE:
             raise UsageError("only a finished result of this session can be refined")

@@ -18,7 +18,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Sequence
 
 from PIL import Image
 
@@ -164,6 +164,6 @@ def feedforward_job(content: Image.Image, styles: Sequence[Image.Image], method:
     return run
 
 
-def refine_options(opts: StyleOptions, init: Optional[Path]) -> StyleOptions:
+def refine_options(opts: StyleOptions, init: Path) -> StyleOptions:
     """``opts`` starting from the image at ``init`` (an earlier result) instead of the content."""
-    return opts if init is None else dataclasses.replace(opts, init=str(init)).resolved()
+    return dataclasses.replace(opts, init=str(init)).resolved()

@@ -145,6 +145,7 @@ function describe(job) {
       return `Waiting in the queue: position ${job.position} of ${job.waiting}` +
         (job.running ? ` (${job.running} job${job.running > 1 ? "s" : ""} running)` : "");
     case "running": {
+      if (!job.fraction) return "Starting: loading the network and the style…";
       const pct = Math.round(job.fraction * 100);
       return job.eta != null ? `Painting… ${pct}% — about ${formatSeconds(job.eta)} left` : `Painting… ${pct}%`;
     }

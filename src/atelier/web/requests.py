@@ -1,0 +1,84 @@
+"""What a browser asks for (``POST /api/jobs``) and how it becomes a queued job.
+
+:func:`plan_job` checks the whole request before anything is queued (method available,
+settings in range, images found, feature combinations supported) and raises
+:class:`~atelier.errors.UsageError` with one line otherwise, so a bad request fails at once
+instead of after waiting in the queue.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from pydantic import BaseModel, Field
+
+from ..errors import UsageError
+from .config import JobSettings, style_options
+from .studio import Studio
+from .tasks import JobFn, feedforward_job, gatys_job, library_job, refine_options
+
+
+class AugmentRequest(BaseModel):
+    """Style-library augmentation of a job: the chosen artworks, optionally as ``variants``."""
+
+    neighbours: list[int] = Field(default_factory=list, max_length=16)  # library ids from a search
+    search_k: int = Field(default=12, ge=1, le=48)                      # k of that search
+    query_weight: float = Field(default=0.5, gt=0, le=1)
+    recolor: bool = True
+    variants: int = Field(default=0, ge=0, le=8)  # > 0: this many results, each from a subset of neighbours
+
+
+class JobRequest(BaseModel):
+    """Body of ``POST /api/jobs``. Images are ``upload:<id>`` or ``sample:<name>``."""
+
+    content: str
+    styles: list[str] = Field(min_length=1, max_length=8)
+    method: str = "gatys"
+    quality: str = "balanced"
+    size: Optional[int] = None
+    iterations: Optional[int] = Field(default=None, ge=1, le=2000)
+    strength: float = 1.0
+    color: str = "none"
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    look: str = "classic"
+    portrait: bool = False
+    augment: Optional[AugmentRequest] = None
+    refine: Optional[str] = None  # id of an earlier job whose result starts the optimization
+
+
+def plan_job(studio: Studio, req: JobRequest, session: str) -> tuple[JobFn, dict[str, Any]]:
+    """The callable to queue for ``req`` and the job's ``info`` record (shown in history)."""
+    caps = studio.caps
+    if req.method not in caps["methods"]:
+        raise UsageError(f"method {req.method!r} is not available; choose from {', '.join(caps['methods'])}")
+    sopts = style_options(JobSettings(**req.model_dump(include=set(JobSettings.__dataclass_fields__))),
+                          studio.opts.max_size)
+    content, content_name = studio.resolve(req.content)
+    styles = [studio.resolve(r) for r in req.styles]
+    images = [s for s, _ in styles]
+    extra = {"content": content_name, "styles": [n for _, n in styles], "interface": "web"}
+    info = {"method": req.method, "quality": req.quality, "size": sopts.size, "iterations": sopts.iterations,
+            "strength": req.strength, "color": req.color, "seed": req.seed, "look": req.look,
+            "content": content_name, "styles": extra["styles"], "portrait": req.portrait}
+    out = studio.results
+    if req.method in caps["feedforward"]:
+        if req.portrait or req.augment or req.refine:
+            raise UsageError(f"{req.method} runs in one pass: portrait mode, the style library and refining "
+                             "need the gatys method")
+        alpha = min(1.0, req.strength)  # feed-forward style strength is a blend factor in [0, 1]
+        return feedforward_job(content, images, req.method, sopts.size, alpha, req.color, out, extra), info
+    if req.refine:
+        sopts = refine_options(sopts, studio.refine_source(req.refine, session))
+        info["refines"] = req.refine
+    if req.portrait and not caps["features"]["portrait"]["available"]:
+        raise UsageError("portrait mode is not available in this installation")
+    if req.augment is None:
+        return gatys_job(content, images, sopts, out, extra, portrait=req.portrait), info
+    a = req.augment
+    if req.portrait:
+        raise UsageError("portrait mode and the style library cannot be combined yet: turn one of them off")
+    if len(images) != 1:
+        raise UsageError("the style library augments exactly one style image: remove the others")
+    info["augment"] = a.model_dump()
+    return library_job(content, images[0], sopts, out, extra, studio.library_path(), a.neighbours,
+                       a.search_k, a.query_weight, a.recolor, a.variants), info
