@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+import torch
 import uvicorn
 from click.testing import CliRunner
 from PIL import Image
@@ -24,8 +25,11 @@ from atelier.errors import UsageError
 from atelier.library import StyleLibrary
 from atelier import samples
 from atelier.web.app import create_app
+from atelier.gatys import Progress
 from atelier.web.config import QUALITY, JobSettings, ServeOptions, style_options
-from atelier.web.jobs import CANCELLED, DONE, FAILED, RUNNING, Job, JobQueue
+from atelier.web.features import mask_overlay
+from atelier.web.jobs import CANCELLED, DONE, FAILED, RUNNING, Job, JobContext, JobQueue
+from atelier.web.tasks import progress_reporter
 from atelier.web.uploads import UploadError, UploadStore, display_name, sniff
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -142,6 +146,29 @@ def test_queue_forgets_old_finished_jobs_and_discards_them():
     with pytest.raises(KeyError):
         queue.get(jobs[0].id)
     queue.shutdown()
+
+
+def test_progress_of_several_runs_is_reported_as_one():
+    job = Job("id", "", "", fn=lambda ctx: None, state=RUNNING)
+    report = progress_reporter(JobContext(job, threading.Lock()), runs=2)
+    seen = []
+    for run in range(2):  # two optimizations of 3 evaluations, cost 1 each
+        for done in range(1, 4):
+            report(Progress(0, 1, done, 3, done, 3, float(done), 3.0, {}, torch.zeros(1, 3, 8, 8)))
+            seen.append(job.fraction)
+    assert seen == pytest.approx([1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6, 1.0])
+    assert job.preview_version >= 1 and job.preview.size == (8, 8)
+
+
+def test_mask_overlay_keeps_the_person_and_greys_the_background(content_img):
+    h, w = content_img.height, content_img.width
+    person = np.zeros((h, w), np.float32)
+    person[:, : w // 2] = 1
+    out = np.asarray(mask_overlay(content_img, person, np.zeros_like(person)), np.float32)
+    src = np.asarray(content_img, np.float32)
+    assert np.abs(out[:, : w // 2] - src[:, : w // 2]).max() <= 1  # person untouched
+    right = out[:, w // 2:]
+    assert np.abs(right - right.mean(axis=2, keepdims=True)).max() <= 1 and right.max() < 110  # dark grey
 
 
 # --- uploads and settings ---------------------------------------------------------------------------
@@ -280,8 +307,8 @@ def wait_job(client: httpx.Client, job: dict) -> dict:
     return job
 
 
-def test_api_is_safe_and_cleans_up(content_img):
-    s = LiveServer(max_upload_mb=0.2)
+def test_api_is_safe_and_cleans_up(content_img, tmp_path):
+    s = LiveServer(max_upload_mb=0.2, library=str(tmp_path / "no-library.sqlite"))
     root = s.app.state.studio.root
     with httpx.Client(base_url=s.url) as client:
         r = client.get("/")
@@ -300,6 +327,11 @@ def test_api_is_safe_and_cleans_up(content_img):
         assert r.status_code == 404 and "unknown or expired upload" in r.json()["detail"]
         r = client.post("/api/jobs", json={"content": "sample:astronaut", "styles": []})
         assert r.status_code == 400 and r.json()["detail"].startswith("styles:")
+        r = client.post("/api/jobs", json={"content": "sample:astronaut", "styles": ["sample:swirl"], "portrait": True,
+                                           "augment": {"neighbours": [1]}})
+        assert r.status_code == 400 and "cannot be combined" in r.json()["detail"]
+        r = client.post("/api/library/search", json={"style": "sample:swirl"})
+        assert r.status_code == 404 and r.json()["detail"].startswith("the style library is not available")
     s.stop()
     assert not root.exists()  # uploads and results deleted at shutdown
 

@@ -11,6 +11,7 @@ import io
 import shutil
 import tempfile
 import threading
+import weakref
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Optional
@@ -58,6 +59,8 @@ class Studio:
         self.opts = opts.validate()
         self.own_dir = workdir is None
         self.root = Path(tempfile.mkdtemp(prefix="atelier-web-")) if self.own_dir else Path(workdir)
+        # deleted by close(), or at the latest when the process exits
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.root, True) if self.own_dir else None
         self.results = self.root / "results"
         self.results.mkdir(parents=True, exist_ok=True)
         self.uploads = UploadStore(self.root / "uploads", opts.max_bytes, opts.max_pixels)
@@ -69,8 +72,8 @@ class Studio:
     def close(self) -> None:
         """Stop the jobs and delete the working directory (if it is ours)."""
         self.queue.shutdown()
-        if self.own_dir:
-            shutil.rmtree(self.root, ignore_errors=True)
+        if self._cleanup is not None:
+            self._cleanup()
 
     @staticmethod
     def _discard(job: Job) -> None:
