@@ -157,7 +157,7 @@ def create_app(opts: Optional[ServeOptions] = None, workdir: Optional[Path] = No
     def get_preview(job_id: str) -> Response:
         preview = studio.job(job_id).preview
         if preview is None:
-            return _error(404, "no intermediate image yet")
+            return _error(404, "no intermediate image (the job is not running)")
         buf = io.BytesIO()
         preview.save(buf, "JPEG", quality=90)
         return Response(buf.getvalue(), media_type="image/jpeg", headers={"Cache-Control": "no-store"})

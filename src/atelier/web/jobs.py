@@ -34,14 +34,14 @@ class Job:
     id: str
     owner: str
     label: str
-    fn: Callable[["JobContext"], Any]
+    fn: Optional[Callable[["JobContext"], Any]]  # dropped when the job ends (it holds the inputs)
     info: dict[str, Any] = field(default_factory=dict)  # free-form, shown to the user (settings)
     state: str = QUEUED
     created: float = field(default_factory=time.time)
     started: Optional[float] = None    # time.monotonic() when it began running
     finished: Optional[float] = None   # time.monotonic() when it ended
     fraction: float = 0.0              # 0..1
-    preview: Any = None                # latest intermediate result (set by the job)
+    preview: Any = None                # latest intermediate result (set by the job; dropped at the end)
     preview_version: int = 0
     result: Any = None
     error: Optional[str] = None
@@ -151,10 +151,11 @@ class JobQueue:
             job = self._jobs[job_id]
             running = sum(1 for j in self._jobs.values() if j.state == RUNNING)
             end = job.finished if job.finished is not None else now
+            eta = job.eta(now)
             return {
                 "id": job.id, "label": job.label, "state": job.state, "info": job.info,
                 "position": self._position(job), "waiting": len(self._waiting), "running": running,
-                "fraction": round(job.fraction, 4), "eta": None if job.eta(now) is None else round(job.eta(now), 1),
+                "fraction": round(job.fraction, 4), "eta": None if eta is None else round(eta, 1),
                 "elapsed": None if job.started is None else round(end - job.started, 1),
                 "preview_version": job.preview_version, "error": job.error, "created": job.created,
             }
@@ -214,6 +215,7 @@ class JobQueue:
             state, error = FAILED, f"{type(exc).__name__}: {exc}"
         with self._lock:
             job.state, job.result, job.error, job.finished = state, result, error, time.monotonic()
+            job.fn = job.preview = None  # free the inputs and the intermediate image
             if state == DONE:
                 job.fraction = 1.0
 
