@@ -293,6 +293,15 @@ def set_tiny(page, iterations: int = 3, size: int = 64) -> None:
     page.fill("#iterations", str(iterations))
 
 
+def drop_file(page, selector: str, path: Path) -> None:
+    """Drop ``path`` on the element ``selector`` as a browser drag-and-drop would."""
+    data = page.evaluate_handle(
+        """([bytes, name]) => { const dt = new DataTransfer();
+              dt.items.add(new File([new Uint8Array(bytes)], name)); return dt; }""",
+        [list(path.read_bytes()), path.name])
+    page.dispatch_event(selector, "drop", {"dataTransfer": data})
+
+
 def result_metadata(page, index: int = 0) -> dict:
     """The metadata record in the PNG the page shows as result ``index``."""
     url = page.eval_on_selector("#result-img", "img => img.src").rsplit("/", 1)[0] + f"/{index}.png"
@@ -341,7 +350,7 @@ def test_upload_stylize_see_and_download(server, page, images, tmp_path):
     page.goto(server.url)
     page.set_input_files("#content-input", str(images["content"]))
     expect(page.locator("#content-preview")).to_be_visible()
-    page.set_input_files("#style-input", [str(images["style"])])
+    drop_file(page, "#style-drop", images["style"])  # drag and drop, as from a file manager
     page.locator("#style-samples button[data-sample=mosaic]").click()
     expect(page.locator("#styles-list .chip")).to_have_count(2)
     set_tiny(page)
