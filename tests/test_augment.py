@@ -163,6 +163,23 @@ def test_cli_augment_and_variants(db, red_query, tmp_path):
         ["grid.png", "variant_1.png", "variant_1.png.json", "variant_2.png", "variant_2.png.json"]
 
 
+def test_cli_stylize_augment(db, red_query, tmp_path):
+    content = tmp_path / "c.png"
+    crop(texture("green_waves", 5), seed=2, size=64).save(content)
+    common = ["-o", tmp_path / "out.png", "--library", db, "--threshold", 1e9, "--size", 48, "--iterations", 2,
+              "--levels", 1, "-q"]
+    r = cli("stylize", content, red_query, "--augment", 2, "--no-recolor", "--query-weight", 0.6, *common)
+    assert r.exit_code == 0, r.output
+    rec = json.loads((tmp_path / "out.png.json").read_text())["augment"]
+    assert len(rec["neighbours"]) == 2 and rec["recolor"] is False and rec["query_weight"] == 0.6
+    (tmp_path / "out.png").unlink()
+    for extra, message in [(["--augment", -1], "--augment must be >= 0"),
+                           ([red_query, "--augment", 2], "exactly one style image")]:
+        r = cli("stylize", content, red_query, *extra, *common)
+        assert r.exit_code == 2 and message in r.stderr, r.output
+        assert not (tmp_path / "out.png").exists()
+
+
 @pytest.mark.parametrize("args, message", [
     (["--query-weight", "0"], "query_weight must be in (0, 1]"),
     (["--threshold", "nan"], "threshold must be a finite number"),

@@ -10,10 +10,13 @@ import click
 
 from .. import samples
 from ..api import stylize
+from ..augment import AugmentOptions
+from ..errors import UsageError
 from ..grid import make_grid
 from ..images import load_image, save_image, to_pil
 from ..options import PRESETS, StyleOptions
 from ..vgg import layer_names
+from .augment import run_augmented
 from .common import ProgressBar, check_output, dataclass_from_kwargs, dataclass_options, write_result
 
 
@@ -34,10 +37,21 @@ def _snapshotter(out: Path, every: int):
 @click.option("-o", "--output", required=True, help="output image (.png, .jpg, .webp, .tif)")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar")
 @dataclass_options(StyleOptions)
-def stylize_cmd(content: str, styles: tuple[str, ...], output: str, quiet: bool, **kwargs: Any) -> None:
+@click.option("--augment", default=0, show_default=True, type=int, metavar="K",
+              help="widen the style with its K nearest style-library artworks (docs/library.md); 0: off")
+@dataclass_options(AugmentOptions, exclude=("neighbours", "pool"))
+def stylize_cmd(content: str, styles: tuple[str, ...], output: str, quiet: bool, augment: int,
+                **kwargs: Any) -> None:
     """Repaint CONTENT in the style of STYLE [STYLE...] (Gatys et al., coarse-to-fine)."""
     opts = dataclass_from_kwargs(StyleOptions, kwargs).resolved()
     out = check_output(output)
+    if augment < 0:
+        raise UsageError(f"--augment must be >= 0, got {augment}")
+    if augment:
+        if len(styles) != 1:
+            raise UsageError("--augment widens exactly one style image; give one STYLE")
+        aug = dataclass_from_kwargs(AugmentOptions, kwargs, base=AugmentOptions(neighbours=augment)).validate()
+        return run_augmented(content, styles[0], out, aug, opts, quiet)
     with ProgressBar(quiet, snapshot=_snapshotter(out, opts.save_every)) as bar:
         img = stylize(content, list(styles), opts, progress=bar)
     write_result(img, out)
