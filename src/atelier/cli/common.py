@@ -88,7 +88,7 @@ class ProgressBar:
         if self.bar is None:
             self.bar = tqdm(total=round(p.total_cost, 2), desc=self.desc, unit="eval", disable=self.quiet,
                             dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} [{elapsed}<{remaining}{postfix}]")
-        self.bar.n = round(p.cost, 2)
+        self.bar.n = min(round(p.cost, 2), self.bar.total)  # L-BFGS line searches may overshoot the plan
         post = {"level": f"{p.level + 1}/{p.levels}", "it": f"{p.step}/{p.steps}"}
         post.update({k: f"{v:.3g}" for k, v in p.losses.items()})
         self.bar.set_postfix(post, refresh=True)
