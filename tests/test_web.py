@@ -329,8 +329,13 @@ def test_api_is_safe_and_cleans_up(content_img, tmp_path):
         assert not Path("/tmp/evil.png").exists()
         r = client.post("/api/uploads", content=b"x" * 300_000, headers={"content-type": "multipart/form-data; boundary=x"})
         assert r.status_code == 413 and "too large" in r.json()["detail"]
-        for path in ("/api/jobs/..%2F..%2Fetc%2Fpasswd", "/api/jobs/0/result.png", "/api/samples/..%2Fsecret.jpg"):
+        for path in ("/api/jobs/..%2F..%2Fetc%2Fpasswd", "/api/jobs/0/result/0.png", "/api/samples/..%2Fsecret.jpg",
+                     "/static/..%2F..%2F__init__.py", "/api/library/thumb/1.jpg"):
             assert client.get(path).status_code == 404
+        r = client.post("/api/uploads", files={"file": ("a.png", png_bytes(content_img))},
+                        headers={"origin": "http://evil.example"})
+        assert r.status_code == 403 and "cross-site" in r.json()["detail"]
+        assert client.get("/", headers={"host": "evil.example"}).status_code == 400  # DNS rebinding
         r = client.post("/api/jobs", json={"content": "upload:../../etc/passwd", "styles": ["sample:swirl"],
                                            "size": 64, "iterations": 1})
         assert r.status_code == 404 and "unknown or expired upload" in r.json()["detail"]

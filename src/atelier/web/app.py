@@ -17,7 +17,9 @@ Routes (every error is JSON ``{"detail": "<one line>"}`` with a 4xx status):
 ``POST /api/portrait/mask``               person/face mask preview of a content image
 
 A browser session is a random id in an HTTP-only cookie. Uploads and results live in one
-temporary directory that is deleted when the server stops.
+temporary directory that is deleted when the server stops. POSTs whose ``Origin`` is another
+site are refused (another page in the user's browser cannot use the server), and a server
+bound to localhost answers only to localhost host names (no DNS rebinding).
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ import re
 import secrets
 from pathlib import Path
 from typing import Any, Optional
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from .. import samples
 from ..errors import UsageError
 from ..options import COLOR_MODES, PRESETS
@@ -54,6 +58,14 @@ SECURITY_HEADERS = {
 }
 
 
+def same_origin(request: Request) -> bool:
+    """False for a state-changing request whose ``Origin`` is another site than this server."""
+    origin = request.headers.get("origin")
+    if request.method in ("GET", "HEAD", "OPTIONS") or origin is None:
+        return True
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"detail": message}, status_code=status)
 
@@ -72,6 +84,8 @@ def create_app(opts: Optional[ServeOptions] = None, workdir: Optional[Path] = No
 
     @app.middleware("http")
     async def session_and_headers(request: Request, call_next):
+        if not same_origin(request):  # another web site posting to this server through the user's browser
+            return _error(403, "cross-site requests are refused")
         sid = request.cookies.get(SESSION_COOKIE, "")
         fresh = not _SESSION.fullmatch(sid)
         request.state.session = secrets.token_hex(16) if fresh else sid
@@ -80,6 +94,9 @@ def create_app(opts: Optional[ServeOptions] = None, workdir: Optional[Path] = No
         if fresh:
             response.set_cookie(SESSION_COOKIE, request.state.session, httponly=True, samesite="strict")
         return response
+
+    if studio.opts.is_local:  # refuse other host names (DNS rebinding of a local server)
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost", "[::1]", "::1"])
 
     @app.exception_handler(UsageError)
     async def usage_error(request: Request, exc: UsageError):
