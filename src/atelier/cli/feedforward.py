@@ -21,11 +21,11 @@ def transfer_cmd(content: str, styles: tuple[str, ...], output: str, quiet: bool
     or with a per-style Johnson net (`--method johnson [--model PATH]`, no STYLE needed)."""
     opts = dataclass_from_kwargs(FeedForwardOptions, kwargs)
     out = check_output(output)
-    if opts.method == "johnson" and styles:
-        click.echo("note: johnson applies the style its model was trained on; STYLE images are ignored", err=True)
-        styles = ()
-    img = transfer(content, list(styles), opts)
+    ignored = opts.method == "johnson" and bool(styles)
+    img = transfer(content, [] if ignored else list(styles), opts)
     write_result(img, out)
+    if ignored:
+        click.echo("note: johnson applies the style its model was trained on; STYLE images were ignored", err=True)
     if not quiet:
         click.echo(f"wrote {out} ({opts.method}, {img.info['atelier']['seconds']:.2f} s)")
 

@@ -34,6 +34,18 @@ def fit_short_side(img: Image.Image, short: int) -> Image.Image:
     return img.resize((max(short, round(w * s)), max(short, round(h * s))), Image.BICUBIC)
 
 
+def _open_reduced(path: Path, short: int) -> Image.Image | Path:
+    """Open ``path`` letting the JPEG decoder downscale (fast) while both sides stay >= ``short``;
+    files PIL cannot open are returned as paths so :func:`load_image` reports them."""
+    try:
+        img = Image.open(path)
+        img.draft("RGB", (short, short))
+        img.load()
+        return img
+    except Exception:  # any decoder failure: let load_image produce the one-line reason
+        return path
+
+
 class RandomCrops:
     """Images resized once (short side ``scale * size``) and kept as uint8; ``sample`` draws
     ``n`` random ``size`` x ``size`` crops, each flipped left-right with probability 1/2."""
@@ -41,14 +53,15 @@ class RandomCrops:
     def __init__(self, folders: Sequence[str | Path], size: int, scale: float = 2.0):
         self.size = size
         self.files, self.images = [], []
+        short = round(size * scale)
         for path in image_files(folders):
             try:
-                img = load_image(path)
+                img = load_image(_open_reduced(path, short))
             except UsageError as exc:
                 print(f"skipping unreadable training image: {exc}", file=sys.stderr)
                 continue
             self.files.append(path)
-            self.images.append((to_tensor(fit_short_side(img, round(size * scale)))[0] * 255).to(torch.uint8))
+            self.images.append((to_tensor(fit_short_side(img, short))[0] * 255).to(torch.uint8))
         if not self.images:
             raise UsageError(f"no readable images under {', '.join(map(str, folders))}")
 

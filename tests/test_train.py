@@ -1,0 +1,95 @@
+"""The shared training loop: resumable checkpoints, loss log and plot, model export, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from atelier.cli import main
+from atelier.errors import UsageError
+from atelier.feedforward import registry
+from atelier.train import TrainOptions, train
+
+
+@pytest.fixture()
+def folders(tmp_path, rng):
+    """Two tiny image folders (random photos of different sizes) and a style file."""
+    content, style = tmp_path / "content", tmp_path / "style"
+    for folder in (content, style):
+        (folder / "sub").mkdir(parents=True)
+        for i in range(3):
+            arr = rng.integers(0, 256, size=(40 + 8 * i, 56, 3), dtype=np.uint8)
+            Image.fromarray(arr).save(folder / ("sub" if i else "") / f"img{i}.png")
+    (content / "notes.txt").write_text("not an image")
+    (content / "broken.jpg").write_bytes(b"\xff\xd8 truncated")
+    return content, style, style / "img0.png"
+
+
+def _rows(path):
+    with path.open() as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_train_resume_log_plot_and_export(folders, tmp_path, capsys):
+    content, _, style_file = folders
+    out = tmp_path / "run"
+    opts = TrainOptions(content=(str(content),), style=(str(style_file),), size=32, batch=2, steps=2,
+                        out=str(out), threads=1)
+    train("johnson", opts, log=lambda s: None)
+    assert "skipping unreadable training image" in capsys.readouterr().err
+    assert [r["step"] for r in _rows(out / "loss.csv")] == ["1", "2"]
+    first = torch.load(out / "state.pt", weights_only=False)
+    assert first["step"] == 2
+    path = train("johnson", TrainOptions(**{**opts.__dict__, "steps": 4, "resume": True}), log=lambda s: None)
+    rows = _rows(out / "loss.csv")
+    assert [r["step"] for r in rows] == ["1", "2", "3", "4"]
+    assert set(rows[0]) == {"step", "seconds", "loss", "content", "style", "tv"}
+    assert (out / "loss.png").stat().st_size > 1000
+    card = json.loads((out / "model.json").read_text())
+    assert card["method"] == "johnson" and card["steps"] == 4 and card["crop_size"] == 32
+    assert card["content_data"]["images"] == 3 and set(card["final_losses"]) >= {"loss", "style"}
+    model = registry.load("johnson", path)
+    assert model.net(torch.rand(1, 3, 32, 32)).shape == (1, 3, 32, 32)
+
+
+def test_warm_start_copies_matching_tensors(tmp_path):
+    from atelier.train import warm_start
+    adain = registry.build("adain")
+    path = registry.save(adain, tmp_path / "adain.safetensors")
+    sanet = registry.build("sanet")
+    copied = warm_start(sanet, str(path))
+    assert copied and all(k.startswith("decoder.") for k in copied)
+    assert torch.equal(sanet.state_dict()[copied[0]], adain.state_dict()[copied[0]].half().float())
+
+
+@pytest.mark.parametrize("method, args, message", [
+    ("adain", ["--content", "{content}"], "--style DIR is required"),
+    ("johnson", ["--content", "{content}", "--style", "{style}"], "one image file"),
+    ("adain", ["--content", "{tmp}/nowhere", "--style", "{style}"], "not a directory"),
+    ("wct", ["--content", "{content}", "--size", "40"], "multiple of 16"),
+    ("wct", ["--content", "{content}", "--style-weight", "3"], "reconstruction only"),
+    ("adain", ["--content", "{content}", "--style", "{style}", "--resume", "--out", "{tmp}/fresh"], "no checkpoint"),
+    ("adain", ["--content", "{tmp}/empty", "--style", "{style}"], "no images found"),
+])
+def test_bad_training_input_is_one_line_exit_2(method, args, message, folders, tmp_path):
+    content, style, _ = folders
+    (tmp_path / "empty").mkdir()
+    args = [a.format(content=content, style=style, tmp=tmp_path) for a in args]
+    res = CliRunner().invoke(main, ["train", method, "--steps", "1", *args])
+    assert res.exit_code == 2, res.output
+    assert message in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_resume_refuses_another_methods_run(folders, tmp_path):
+    content, style, style_file = folders
+    out = str(tmp_path / "run")
+    train("johnson", TrainOptions(content=(str(content),), style=(str(style_file),), size=32, batch=1, steps=1,
+                                  out=out), log=lambda s: None)
+    with pytest.raises(UsageError, match="holds a johnson run, not wct"):
+        train("wct", TrainOptions(content=(str(content),), size=32, steps=2, out=out, resume=True))
