@@ -231,6 +231,7 @@ async function submit(body) {
     $("gallery").hidden = true;
     $("result-img").classList.toggle("small", job.info.size < 320);
     render(job);
+    if (window.matchMedia("(max-width: 860px)").matches) $("output").scrollIntoView({ behavior: "smooth" });
     clearTimeout(state.timer);
     state.timer = setTimeout(poll, 300);
   } catch (err) {
