@@ -60,7 +60,7 @@ def progress_reporter(ctx: JobContext, runs: int = 1) -> ProgressFn:
         preview = None
         if now - state["last"] >= PREVIEW_EVERY_S:
             preview, state["last"] = to_pil(p.image), now
-        ctx.report((min(state["run"], runs - 1) + p.cost / p.total_cost) / runs, preview)
+        ctx.report((min(state["run"], runs - 1) + min(1.0, p.cost / p.total_cost)) / runs, preview)
 
     return report
 
