@@ -49,13 +49,14 @@ def shrink(img: Image.Image, long_side: int) -> Image.Image:
 def progress_reporter(ctx: JobContext, runs: int = 1) -> ProgressFn:
     """A Gatys progress callback feeding ``ctx``: fraction from the pyramid cost, and the
     intermediate image at most every ``PREVIEW_EVERY_S`` s. ``runs`` optimizations in a row
-    (variants) are reported as one: a run starts when the evaluation count drops."""
-    state = {"last": 0.0, "run": 0, "done": 0}
+    (variants) are reported as one: a run starts when the work done (``cost``, which only
+    grows within a run) drops."""
+    state = {"last": 0.0, "run": 0, "cost": 0.0}
 
     def report(p: Progress) -> None:
-        if p.done < state["done"]:
+        if p.cost < state["cost"]:
             state["run"] += 1
-        state["done"] = p.done
+        state["cost"] = p.cost
         now = time.monotonic()
         preview = None
         if now - state["last"] >= PREVIEW_EVERY_S:
