@@ -527,3 +527,40 @@ def test_style_library_search_augment_and_variants(browser, library_file):
     assert used[0] != used[1] and all(len(u) == 1 and u[0] in chosen for u in used)
     page.context.close()
     s.stop()
+
+
+@pytest.fixture
+def untrained_adain(tmp_path, monkeypatch):
+    """An untrained AdaIN model standing in for a shipped one: it tests the page's plumbing
+    (method detection, instant job, refine), not the quality of any model."""
+    from atelier.feedforward import registry, transfer
+
+    torch.manual_seed(0)
+    path = registry.save(registry.build("adain"), tmp_path / "adain.safetensors", {"steps": 0})
+    shipped = registry.shipped_path
+    monkeypatch.setattr(registry, "shipped_path", lambda method: path if method == "adain" else shipped(method))
+    transfer.cached_model.cache_clear()
+    yield
+    transfer.cached_model.cache_clear()
+
+
+def test_instant_feedforward_result_then_refine_with_optimization(browser, untrained_adain):
+    s = LiveServer()
+    page = browser.new_context().new_page()
+    page.goto(s.url)
+    expect(page.locator("#method option[value=adain]")).to_have_text("adain (instant)")
+    page.locator("#content-samples button[data-sample=astronaut]").click()
+    page.locator("#style-samples button[data-sample=swirl]").click()
+    page.select_option("#method", "adain")
+    set_tiny(page, iterations=2)
+    page.click("#go")
+    expect(page.locator("#status")).to_have_attribute("data-state", "done", timeout=JOB_TIMEOUT_MS)
+    assert result_metadata(page)["method"] == "adain"
+    page.click("#refine")
+    expect(page.locator("#history .item img")).to_have_count(2, timeout=JOB_TIMEOUT_MS)
+    expect(page.locator("#status")).to_have_attribute("data-state", "done")
+    meta = result_metadata(page)
+    assert meta["method"] == "gatys" and Path(meta["options"]["init"]).parent == s.app.state.studio.results
+    expect(page.locator("#refine")).to_be_hidden()
+    page.context.close()
+    s.stop()
