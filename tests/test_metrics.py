@@ -53,8 +53,8 @@ def test_two_pixel_checkerboard_by_hand():
     tile = img[:8, :8]
     amp = np.sort(np.abs(np.fft.fft2(tile)).ravel()[1:])[::-1]
     assert metrics.fft_quantile(img.astype(np.uint8)) == pytest.approx(amp[:7].mean())
-    # by hand: the tile is a product of two period-4 square waves; its AC spectrum has four
-    # non-zero terms at (+-2, +-2) of magnitude 255 * 64 / 4 = 4080, the rest are 0
+    # by hand: the tile is 255 * (1/2 - 2 a(x) b(y)) with a, b zero-mean period-4 square waves;
+    # its AC spectrum has four non-zero terms at (+-2, +-2) of magnitude 255 * 64 / 4 = 4080, the rest are 0
     assert amp[:4] == pytest.approx([4080] * 4) and amp[4:].max() == pytest.approx(0, abs=1e-6)
 
 

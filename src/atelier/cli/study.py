@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Optional
 
@@ -58,7 +59,8 @@ def report_cmd(db: str, as_json: bool) -> None:
         raise UsageError(f"study database not found: {db}")
     s = summarize(VoteStore(Path(db)))
     if as_json:
-        shares = {side: dict(zip(("share", "low", "high"), s.share(side))) for side in ("a", "b")}
+        shares = {side: {k: (None if math.isnan(v) else round(v, 6)) for k, v in zip(("share", "low", "high"), s.share(side))}
+                  for side in ("a", "b")}
         click.echo(json.dumps({**s.__dict__, "shares": shares}, indent=2))
     else:
         click.echo(format_summary(s))

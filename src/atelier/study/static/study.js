@@ -45,7 +45,8 @@ async function next() {
   show("left", q.left);
   show("right", q.right);
   await loaded(["left", "right"]);
-  document.body.dataset.question = String(q.question);  // ready marker (used by tests)
+  document.body.dataset.question = String(q.question);
+  document.body.dataset.ready = String(q.number);  // question q.number is fully shown (tests wait for it)
 }
 
 async function pick(choice) {
