@@ -227,3 +227,51 @@ def test_cli_bad_masks_empty_and_full(files):
         r = _run(str(files / "astronaut.png"), str(files / "style.png"), "-o", str(files / "bad.png"),
                  "--mask", str(files / f"{name}.png"))
         assert r.exit_code == 2 and "mask:" in r.output and not (files / "bad.png").exists()
+
+
+# --- other backends and style sets ----------------------------------------------------------
+
+def test_sanet_backend_composites_a_light_person_pass_over_a_strong_background(tmp_path, content_img, style_img,
+                                                                               astronaut_masks):
+    import torch
+    from atelier.feedforward import registry
+    from atelier.portrait import sanet_transfer
+
+    torch.manual_seed(0)
+    model = str(registry.save(registry.build("sanet"), tmp_path / "sanet.safetensors", {"steps": 0}))
+    popts = PortraitOptions(backend="sanet", sanet_model=model, sanet_w1=0.5, sanet_w2=1.5, person_style=0.2)
+    opts = StyleOptions(size=96, device="cpu")
+    out = stylize_portrait(content_img, style_img, popts, opts, masks=astronaut_masks)
+    meta = out.info["atelier"]
+    assert meta["method"] == "sanet" and meta["portrait"]["portrait_mode"] == "twopass"
+    assert meta["options"]["sanet_w1"] == 0.5 and meta["options"]["sanet_w2"] == 1.5
+    person = np.asarray(sanet_transfer(content_img, style_img, popts, opts, 0.2), np.int16)
+    background = np.asarray(sanet_transfer(content_img, style_img, popts, opts, 1.0), np.int16)
+    got = np.asarray(out, np.int16)
+    inside, outside = astronaut_masks.person > 0.999, astronaut_masks.person < 0.001
+    assert np.abs(got[inside] - person[inside]).max() <= 1
+    assert np.abs(got[outside] - background[outside]).max() <= 1
+    assert np.abs(person - background).mean() > 1                 # the two passes differ
+
+
+def test_portrait_with_the_augmented_style_set(tmp_path, content_img, style_img, astronaut_masks):
+    from atelier.augment import AugmentOptions
+    from atelier.descriptors import DescriptorConfig
+    from atelier.library import StyleLibrary
+
+    art = tmp_path / "art"
+    art.mkdir()
+    for seed in range(3):
+        samples.style("swirl", size=64, seed=seed + 1).save(art / f"painter__swirl_{seed}.png")
+    db = tmp_path / "lib.sqlite"
+    with StyleLibrary.open(db, DescriptorConfig(size=64), create=True) as lib:
+        lib.update([art])
+    aug = AugmentOptions(neighbours=2, threshold=1e9, min_distance=0.0)
+    out = stylize_portrait(content_img, style_img, PortraitOptions(), StyleOptions(size=48, **FAST),
+                           masks=astronaut_masks, augment=aug, library=str(db))
+    meta = out.info["atelier"]
+    assert len(meta["portrait"]["augment"]["neighbours"]) == 2
+    assert meta["options"]["style_blend"] == (0.5, 0.25, 0.25)
+    with pytest.raises(UsageError, match="exactly one style"):
+        stylize_portrait(content_img, [style_img, style_img], PortraitOptions(), StyleOptions(size=48, **FAST),
+                         masks=astronaut_masks, augment=aug, library=str(db))

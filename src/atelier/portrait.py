@@ -32,19 +32,23 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 from PIL import Image
 
 from . import segment
-from .api import Styles, stylize
+from .api import Styles, as_style_list, stylize
 from .errors import AtelierError, UsageError
 from .gatys import Progress, ProgressFn, Region, fit_long_side
 from .images import ImageLike, load_image, resize_long_side
 from .options import StyleOptions
 
+if TYPE_CHECKING:
+    from .augment import AugmentOptions
+
 MODES = ("regions", "twopass")
+BACKENDS = ("gatys", "sanet")
 
 
 def _opt(default: Any, help: str) -> Any:
@@ -67,11 +71,18 @@ class PortraitOptions:
     mask: Optional[str] = _opt(None, "your own person mask image (any size; white = person), instead of segmentation")
     invert_mask: bool = _opt(False, "the mask marks the background, not the person")
     require_person: bool = _opt(False, "fail when no person is found instead of stylizing the whole image")
+    backend: str = _opt("gatys", "gatys (optimization) | sanet (feed-forward, always two passes: alpha 1 behind, "
+                                 "alpha = person_style on the person)")
+    sanet_w1: float = _opt(1.0, "sanet backend: weight W1 of the relu4_1 attention branch")
+    sanet_w2: float = _opt(1.0, "sanet backend: weight W2 of the relu5_1 attention branch")
+    sanet_model: Optional[str] = _opt(None, "sanet backend: weights file (default: the shipped model)")
 
     def validate(self) -> "PortraitOptions":
         """Raise ``UsageError`` for out-of-range settings; returns self."""
         if self.portrait_mode not in MODES:
             raise UsageError(f"portrait_mode must be one of {', '.join(MODES)}, not {self.portrait_mode!r}")
+        if self.backend not in BACKENDS:
+            raise UsageError(f"backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
         if self.segmenter not in segment.SEGMENTERS:
             raise UsageError(f"segmenter must be one of {', '.join(segment.SEGMENTERS)}, not {self.segmenter!r}")
         for name in ("background_style", "person_style", "person_content", "face_content"):
@@ -206,11 +217,62 @@ def _pass_progress(progress: Optional[ProgressFn], index: int, passes: int) -> O
     return report
 
 
+# --- other backends and style sets -------------------------------------------------------
+
+def sanet_transfer(content: ImageLike, styles: Styles, popts: PortraitOptions, opts: StyleOptions,
+                   alpha: float) -> Image.Image:
+    """One feed-forward SANet stylization with the portrait's W1/W2, model, size and device."""
+    from .feedforward.transfer import FeedForwardOptions, transfer
+
+    ff = FeedForwardOptions(method="sanet", size=opts.size, sanet_w1=popts.sanet_w1, sanet_w2=popts.sanet_w2,
+                            model=popts.sanet_model, device=opts.device, alpha=min(1.0, alpha))
+    return transfer(content, as_style_list(styles), ff)
+
+
+def sanet_portrait(content: ImageLike, styles: Styles, masks: PortraitMasks, popts: PortraitOptions,
+                   opts: StyleOptions) -> Image.Image:
+    """The two-pass scheme on the feed-forward SANet: alpha ``min(1, background_style)`` for the
+    background, ``min(1, person_style)`` for the person, composited by the person mask."""
+    background = sanet_transfer(content, styles, popts, opts, popts.background_style)
+    person = sanet_transfer(content, styles, popts, opts, popts.person_style)
+    out = composite(person, background, masks.person)
+    out.info["atelier"] = {**background.info["atelier"], "seconds": round(
+        background.info["atelier"]["seconds"] + person.info["atelier"]["seconds"], 3)}
+    return out
+
+
+def augmented_style_set(style: ImageLike, aug: "AugmentOptions", opts: StyleOptions,
+                        library: Any = None) -> tuple[list[Image.Image], list[float], dict[str, Any]]:
+    """The augmented style set of :mod:`atelier.augment` for ``style``: (images, Gram blend weights,
+    a record of the neighbours), the query first, neighbours recoloured to it if ``aug.recolor``."""
+    from . import augment
+
+    side = max(16, round(opts.size * opts.style_scale))
+    lib = augment.open_library(library, aug.validate())
+    try:
+        cands = augment.find_candidates(style, lib, aug, aug.neighbours)
+    finally:
+        if lib is not library:
+            lib.close()
+    query = resize_long_side(cands.query, side) if max(cands.query.size) > side else cands.query
+    images = [query]
+    for h in cands.hits:
+        img = load_image(h.entry.path)
+        img = resize_long_side(img, side) if max(img.size) > side else img
+        images.append(augment.recolor(img, query) if aug.recolor else img)
+    weights = augment.blend_weights(len(cands.hits), aug.query_weight)
+    record = {"library": cands.library, "notes": cands.notes, "query_weight": weights[0],
+              "neighbours": [{"path": h.entry.path, "artist": h.entry.artist, "title": h.entry.title,
+                              "distance": round(h.distance, 3)} for h in cands.hits]}
+    return images, weights, record
+
+
 # --- entry point -----------------------------------------------------------------------
 
 def stylize_portrait(content: ImageLike, styles: Styles, portrait_options: Optional[PortraitOptions] = None,
                      style_options: Optional[StyleOptions] = None, progress: Optional[ProgressFn] = None, *,
-                     masks: Optional[PortraitMasks] = None, mask: Optional[ImageLike] = None) -> Image.Image:
+                     masks: Optional[PortraitMasks] = None, mask: Optional[ImageLike] = None,
+                     augment: Optional["AugmentOptions"] = None, library: Any = None) -> Image.Image:
     """Stylize ``content`` with ``styles`` in portrait mode; returns a PIL image.
 
     Parameters
@@ -223,6 +285,8 @@ def stylize_portrait(content: ImageLike, styles: Styles, portrait_options: Optio
         ``twopass`` are reported as one run)
     masks : precomputed :func:`portrait_masks` (e.g. to save or show them first)
     mask : a user mask overriding segmentation (see :func:`load_user_mask`)
+    augment, library : widen the (single) style with its style-library neighbours
+        (:class:`atelier.augment.AugmentOptions`; ``neighbours=0`` or None: off)
 
     Returns
     -------
@@ -240,12 +304,23 @@ def stylize_portrait(content: ImageLike, styles: Styles, portrait_options: Optio
     opts = (style_options or StyleOptions()).resolved()
     if masks is None:
         masks = portrait_masks(content, opts.size, popts, mask)
+    if not masks.found and popts.require_person:
+        raise AtelierError("no person found in the content image (--require-person)")
     record: dict[str, Any] = {**dataclasses.asdict(popts), **masks.summary()}
+    if augment is not None and augment.neighbours > 0:
+        if len(as_style_list(styles)) != 1:
+            raise UsageError("augmentation widens exactly one style image; give one style")
+        if popts.backend != "gatys":
+            raise UsageError("the augmented style set needs the gatys backend")
+        styles, weights, record["augment"] = augmented_style_set(as_style_list(styles)[0], augment, opts, library)
+        opts = dataclasses.replace(opts, style_blend=tuple(weights))
     if not masks.found:
-        if popts.require_person:
-            raise AtelierError("no person found in the content image (--require-person)")
-        out = stylize(content, styles, opts, progress=progress)
+        out = (stylize(content, styles, opts, progress=progress) if popts.backend == "gatys"
+               else sanet_transfer(content, styles, popts, opts, popts.background_style))
         record["fallback"] = "no person found: plain stylization"
+    elif popts.backend == "sanet":
+        out = sanet_portrait(content, styles, masks, popts, opts)
+        record["portrait_mode"] = "twopass"
     elif popts.portrait_mode == "regions":
         out = stylize(content, styles, opts, regions=portrait_regions(masks, popts), progress=progress)
     else:

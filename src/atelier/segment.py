@@ -189,12 +189,12 @@ def detect_faces(image: Image.Image | np.ndarray, max_faces: int = 8, min_score:
     for d in detections:
         b = d.location_data.relative_bounding_box
         box = (b.xmin * w * scale, b.ymin * h * scale, (b.xmin + b.width) * w * scale, (b.ymin + b.height) * h * scale)
-        if not any(_overlap(box, f.box) > 0.3 for f in faces):
+        if not any(box_overlap(box, f.box) > 0.3 for f in faces):
             faces.append(Face(box, float(d.score[0]), None))
     return faces[:max_faces]
 
 
-def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+def box_overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     """Intersection over the smaller box's area."""
     iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))

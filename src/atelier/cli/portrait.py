@@ -9,6 +9,7 @@ import click
 import numpy as np
 from PIL import Image
 
+from ..augment import AugmentOptions
 from ..errors import UsageError
 from ..images import save_image
 from ..options import StyleOptions
@@ -29,16 +30,24 @@ def mask_image(mask: np.ndarray) -> Image.Image:
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar and no notes")
 @dataclass_options(PortraitOptions)
 @dataclass_options(StyleOptions, exclude=("save_every",))
+@click.option("--augment", default=0, show_default=True, type=int, metavar="K",
+              help="widen the style with its K nearest style-library artworks (docs/library.md); 0: off")
+@dataclass_options(AugmentOptions, exclude=("neighbours", "pool"))
 def portrait_cmd(content: str, styles: tuple[str, ...], output: str, save_mask: Optional[str], quiet: bool,
-                 **kwargs: Any) -> None:
+                 augment: int, **kwargs: Any) -> None:
     """Stylize the portrait CONTENT with STYLE [STYLE...]: the background strongly, the person
     lightly and the face least, in one optimization (or two passes with --portrait-mode twopass).
 
     The person is found with mediapipe's bundled models (or given with --mask). Without a
     person the whole image is stylized normally, unless --require-person is given.
+    --backend sanet uses the feed-forward SANet (two passes, W1/W2 blend); --augment K widens
+    the style with style-library neighbours. See docs/portrait.md.
     """
     popts = dataclass_from_kwargs(PortraitOptions, kwargs).validate()
     opts = dataclass_from_kwargs(StyleOptions, kwargs).resolved()
+    if augment < 0:
+        raise UsageError(f"--augment must be >= 0, got {augment}")
+    aug = dataclass_from_kwargs(AugmentOptions, kwargs, base=AugmentOptions(neighbours=augment)).validate()
     out = check_output(output)
     mask_out = check_output(save_mask) if save_mask else None
     if mask_out is not None and mask_out.resolve() == out.resolve():
@@ -47,7 +56,7 @@ def portrait_cmd(content: str, styles: tuple[str, ...], output: str, save_mask: 
     if not masks.found and not popts.require_person and not quiet:
         click.echo(f"atelier: no person found in {content}; stylizing the whole image normally", err=True)
     with ProgressBar(quiet, desc=f"portrait ({popts.portrait_mode})") as bar:
-        img = stylize_portrait(content, list(styles), popts, opts, progress=bar, masks=masks)
+        img = stylize_portrait(content, list(styles), popts, opts, progress=bar, masks=masks, augment=aug)
     write_result(img, out)
     if mask_out is not None:
         save_image(mask_image(masks.person), mask_out)
