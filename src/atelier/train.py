@@ -177,6 +177,9 @@ def train(method: str, opts: TrainOptions, log: Callable[[str], None] = print) -
         optim = torch.optim.Adam(model.parameters(), lr=opts.lr or LEARNING_RATES[method])
         model.load_state_dict(state["model"])
         optim.load_state_dict(state["optimizer"])
+        if opts.lr:  # an explicit --lr wins over the one saved with the optimizer
+            for group in optim.param_groups:
+                group["lr"] = opts.lr
         gen.set_state(state["generator"])
         step, seconds = state["step"], state["seconds"]
         _truncate_log(log_file, step)
