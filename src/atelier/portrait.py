@@ -21,6 +21,10 @@ Two ways to use the person mask (``PortraitOptions.portrait_mode``):
     weights and once with the person (and face) weights, then composite the two results
     by the soft person mask. Twice the time; kept for comparison.
 
+``backend="sanet"`` runs the two-pass scheme on the feed-forward SANet (alpha per pass,
+W1/W2 branch weights). ``augment`` widens the style with style-library neighbours
+(:mod:`atelier.augment`) before either Gatys mode.
+
 Masks come from :mod:`atelier.segment` (mediapipe, offline) or from the user (any size,
 resized to the output; ``invert_mask`` for masks that mark the background). When no person
 is found the result is a plain stylization and the metadata says so
@@ -93,8 +97,8 @@ class PortraitOptions:
             raise UsageError(f"mask_threshold must be between 0 and 1 (exclusive), got {self.mask_threshold!r}")
         if not 0 <= self.feather <= 0.2:
             raise UsageError(f"feather must be between 0 and 0.2, got {self.feather!r}")
-        if isinstance(self.max_faces, bool) or not isinstance(self.max_faces, int) or not 0 <= self.max_faces <= 64:
-            raise UsageError(f"max_faces must be an integer between 0 and 64, got {self.max_faces!r}")
+        if isinstance(self.max_faces, bool) or not isinstance(self.max_faces, int) or not 1 <= self.max_faces <= 64:
+            raise UsageError(f"max_faces must be an integer between 1 and 64, got {self.max_faces!r}")
         return self
 
 
@@ -157,14 +161,15 @@ def portrait_masks(content: ImageLike, size: int, popts: PortraitOptions,
     popts.validate()
     img = load_image(content)
     h, w = output_size(img, size)
-    seg = segment.segment(img, (h, w), popts.segmenter, popts.mask_threshold, popts.feather, popts.max_faces)
     user = mask if mask is not None else popts.mask
     if user is None:
+        seg = segment.segment(img, (h, w), popts.segmenter, popts.mask_threshold, popts.feather, popts.max_faces)
         return PortraitMasks(seg.person, seg.face, seg.person_found, f"segmentation:{popts.segmenter}",
                              len(seg.faces))
     person = load_user_mask(user, (h, w), popts.invert_mask)
-    face = np.minimum(seg.face, person)
-    return PortraitMasks(person, face, True, "user mask", len(seg.faces) if face.max() > 0.5 else 0)
+    faces = segment.detect_faces(img, popts.max_faces)
+    face = np.minimum(segment.face_mask((h, w), faces, scale=w / img.width), person)
+    return PortraitMasks(person, face, True, "user mask", len(faces) if face.max() > 0.5 else 0)
 
 
 # --- losses and compositing -----------------------------------------------------------
