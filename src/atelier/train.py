@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import math
 import os
 import platform
 import signal
@@ -35,7 +36,7 @@ from .errors import UsageError
 from .feedforward import registry
 from .feedforward.data import RandomCrops
 from .gatys import autocast
-from .images import load_image, resize_long_side, to_tensor, write_json
+from .images import load_image, resize_long_side, to_tensor
 from .vgg import load_vgg
 
 
@@ -83,6 +84,8 @@ class TrainOptions:
             raise UsageError("--precision must be auto, bf16 or fp32")
         if (self.lr is not None and not self.lr > 0) or self.checkpoint_minutes <= 0:
             raise UsageError("--lr and --checkpoint-minutes must be positive")
+        if self.resume and self.init:
+            raise UsageError("--init starts a new run; it cannot be combined with --resume")
         if method == "wct" and self.style_weight is not None:
             raise UsageError("wct decoders learn reconstruction only: --style-weight does not apply")
         if self.style_weight is not None and not self.style_weight >= 0:
@@ -227,7 +230,7 @@ def train(method: str, opts: TrainOptions, log: Callable[[str], None] = print) -
         while step < opts.steps:
             t0 = time.perf_counter()
             c = contents.sample(opts.batch, gen).to(device)
-            s = style_image if style_image is not None else styles.sample(opts.batch, gen).to(device) if styles else None
+            s = styles.sample(opts.batch, gen).to(device) if styles is not None else style_image
             with autocast(device, "fp32" if opts.precision == "fp32" else "bf16"):
                 losses = model.training_loss(vgg, c, s)
             optim.zero_grad(set_to_none=True)
@@ -236,7 +239,7 @@ def train(method: str, opts: TrainOptions, log: Callable[[str], None] = print) -
             step += 1
             seconds += time.perf_counter() - t0
             values = {k: float(v.detach()) for k, v in losses.items()}
-            if not all(map(lambda v: v == v, values.values())):
+            if any(math.isnan(v) for v in values.values()):
                 raise UsageError(f"loss became NaN at step {step}; lower --lr")
             if writer is None:
                 writer = csv.writer(fh)

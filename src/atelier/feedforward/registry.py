@@ -106,8 +106,10 @@ def load(method: str, path: Optional[str | os.PathLike] = None, device: str | to
     model = cls(**json.loads(meta.get("config", "{}")))
     try:
         model.load_state_dict({k: v.float() for k, v in state.items()})
-    except RuntimeError as exc:
-        raise UsageError(f"{p} does not fit the {method} architecture ({str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else exc})") from None
+    except RuntimeError as exc:  # torch lists the mismatches, one per line after a heading
+        lines = str(exc).splitlines()
+        detail = (lines[1] if len(lines) > 1 else lines[0]).strip()
+        raise UsageError(f"{p} does not fit the {method} architecture ({detail})") from None
     return model.to(device).eval().requires_grad_(False)
 
 
