@@ -530,21 +530,22 @@ def test_style_library_search_augment_and_variants(browser, library_file):
 
 
 @pytest.fixture
-def untrained_adain(tmp_path, monkeypatch):
-    """An untrained AdaIN model standing in for a shipped one: it tests the page's plumbing
-    (method detection, instant job, refine), not the quality of any model."""
+def untrained_models(tmp_path, monkeypatch):
+    """Untrained AdaIN and SANet models standing in for shipped ones: they test the page's
+    plumbing (method detection, instant job, refine, portrait backend), not any model's quality."""
     from atelier.feedforward import registry, transfer
 
     torch.manual_seed(0)
-    path = registry.save(registry.build("adain"), tmp_path / "adain.safetensors", {"steps": 0})
+    paths = {m: registry.save(registry.build(m), tmp_path / f"{m}.safetensors", {"steps": 0})
+             for m in ("adain", "sanet")}
     shipped = registry.shipped_path
-    monkeypatch.setattr(registry, "shipped_path", lambda method: path if method == "adain" else shipped(method))
+    monkeypatch.setattr(registry, "shipped_path", lambda method: paths.get(method) or shipped(method))
     transfer.cached_model.cache_clear()
     yield
     transfer.cached_model.cache_clear()
 
 
-def test_instant_feedforward_result_then_refine_with_optimization(browser, untrained_adain):
+def test_instant_feedforward_result_then_refine_with_optimization(browser, untrained_models):
     s = LiveServer()
     page = browser.new_context().new_page()
     page.goto(s.url)
@@ -563,4 +564,15 @@ def test_instant_feedforward_result_then_refine_with_optimization(browser, untra
     assert meta["method"] == "gatys" and Path(meta["options"]["init"]).parent == s.app.state.studio.results
     expect(page.locator("#refine")).to_be_hidden()
     page.context.close()
+    with httpx.Client(base_url=s.url) as client:  # portrait mode with the feed-forward SANet backend
+        job = wait_job(client, client.post("/api/jobs", json={
+            "content": "sample:astronaut", "styles": ["sample:swirl"], "method": "sanet", "portrait": True,
+            "size": 96}).json())
+        assert job["state"] == "done", job["error"]
+        with Image.open(io.BytesIO(client.get(job["results"][0]).content)) as img:
+            portrait = json.loads(img.text["atelier"])["portrait"]
+        assert portrait["backend"] == "sanet" and portrait["person_found"]
+        r = client.post("/api/jobs", json={"content": "sample:astronaut", "styles": ["sample:swirl"],
+                                           "method": "adain", "portrait": True})
+        assert r.status_code == 400 and "portrait mode (except with sanet)" in r.json()["detail"]
     s.stop()

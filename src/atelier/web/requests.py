@@ -61,19 +61,21 @@ def plan_job(studio: Studio, req: JobRequest, session: str) -> tuple[JobFn, dict
             "strength": req.strength, "color": req.color, "seed": req.seed, "look": req.look,
             "content": content_name, "styles": extra["styles"], "portrait": req.portrait}
     out = studio.results
+    if req.portrait and not caps["features"]["portrait"]["available"]:
+        raise UsageError("portrait mode is not available in this installation")
     if req.method in caps["feedforward"]:
+        if req.portrait and req.method == "sanet":  # portrait mode's feed-forward backend
+            return gatys_job(content, images, sopts, out, extra, portrait="sanet"), info
         if req.portrait or req.augment or req.refine:
-            raise UsageError(f"{req.method} runs in one pass: portrait mode, the style library and refining "
-                             "need the gatys method")
+            raise UsageError(f"{req.method} runs in one pass: portrait mode (except with sanet), the style library "
+                             "and refining need the gatys method")
         alpha = min(1.0, req.strength)  # feed-forward style strength is a blend factor in [0, 1]
         return feedforward_job(content, images, req.method, sopts.size, alpha, req.color, out, extra), info
     if req.refine:
         sopts = refine_options(sopts, studio.refine_source(req.refine, session))
         info["refines"] = req.refine
-    if req.portrait and not caps["features"]["portrait"]["available"]:
-        raise UsageError("portrait mode is not available in this installation")
     if req.augment is None:
-        return gatys_job(content, images, sopts, out, extra, portrait=req.portrait), info
+        return gatys_job(content, images, sopts, out, extra, portrait="gatys" if req.portrait else None), info
     a = req.augment
     if req.portrait:
         raise UsageError("portrait mode and the style library cannot be combined yet: turn one of them off")

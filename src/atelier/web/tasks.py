@@ -18,7 +18,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from PIL import Image
 
@@ -85,16 +85,18 @@ def save_all(ctx: JobContext, images: Sequence[Image.Image], out_dir: Path, extr
 
 
 def gatys_job(content: Image.Image, styles: Sequence[Image.Image], opts: StyleOptions, out_dir: Path,
-              extra: dict[str, Any], portrait: bool = False) -> JobFn:
-    """:func:`atelier.stylize` (or :func:`atelier.portrait.stylize_portrait` when ``portrait``)."""
+              extra: dict[str, Any], portrait: Optional[str] = None) -> JobFn:
+    """:func:`atelier.stylize`, or :func:`atelier.portrait.stylize_portrait` with the backend
+    ``portrait`` ("gatys", or "sanet": two feed-forward passes composited by the person mask)."""
     content = shrink(content, opts.size)
     styles = [shrink(s, max(16, round(opts.size * opts.style_scale))) for s in styles]
 
     def run(ctx: JobContext) -> Outcome:
         if portrait:
-            from ..portrait import stylize_portrait
+            from ..portrait import PortraitOptions, stylize_portrait
 
-            img = stylize_portrait(content, list(styles), style_options=opts, progress=progress_reporter(ctx))
+            img = stylize_portrait(content, list(styles), PortraitOptions(backend=portrait), opts,
+                                   progress=progress_reporter(ctx))
         else:
             img = stylize(content, list(styles), opts, progress=progress_reporter(ctx))
         return save_all(ctx, [img], out_dir, extra)
