@@ -4,11 +4,14 @@ Encode content and style to VGG19 ``relu4_1``, give the content features the sty
 per-channel mean and standard deviation (adaptive instance normalisation), decode.
 Training (decoder only; the encoder is frozen) minimises
 
-    L = || f(g(t)) - t ||^2  +  style_weight * sum_l ( ||mu(f_l(g(t))) - mu(f_l(s))||^2
-                                                       + ||sigma(f_l(g(t))) - sigma(f_l(s))||^2 )
+    L = rel( f(g(t)), t )  +  style_weight * sum_l rel_stats( f_l(g(t)), f_l(s) )
 
-with ``t = AdaIN(f(c), f(s))``, ``l`` over relu1_1..relu4_1 and plain mean squared errors
-on the Caffe-scale VGG features (the paper's lambda = 10).
+with ``t = AdaIN(f(c), f(s))`` and ``l`` over relu1_1..relu4_1 (the paper's lambda = 10).
+The paper uses squared errors on a VGG whose layers were rescaled to unit mean activation;
+Atelier's VGG19 is the raw Caffe network (relu4_1 activations are ~30x relu1_1's), so the
+errors are made *relative* instead (``||a - b||^2 / ||b||^2``; for the statistics
+``(||mu - mu_s||^2 + ||sigma - sigma_s||^2) / (||mu_s||^2 + ||sigma_s||^2)``), which gives
+every layer an equal say, as the paper's normalised VGG does.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from ..losses import content_loss
 from ..vgg import VGG
 from .decoder import Decoder
 
@@ -41,11 +44,13 @@ def adain(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
 
 def style_stats_loss(out: dict[str, torch.Tensor], ref: dict[str, torch.Tensor],
                      layers: Sequence[str] = STYLE_LAYERS) -> torch.Tensor:
-    """Sum over ``layers`` of the MSE between channel means plus MSE between channel stds."""
+    """Sum over ``layers`` of the relative error of the channel means and stds of ``out``
+    against ``ref``: ``(||mu - mu_r||^2 + ||sigma - sigma_r||^2) / (||mu_r||^2 + ||sigma_r||^2)``."""
     total = torch.zeros((), device=next(iter(out.values())).device)
     for name in layers:
         (om, os_), (rm, rs) = mean_std(out[name]), mean_std(ref[name])
-        total = total + F.mse_loss(om, rm) + F.mse_loss(os_, rs)
+        err = (om - rm).pow(2).sum() + (os_ - rs).pow(2).sum()
+        total = total + err / (rm.pow(2).sum() + rs.pow(2).sum()).clamp_min(EPS)
     return total
 
 
@@ -81,6 +86,6 @@ class AdaIN(nn.Module):
             fs = vgg(style, STYLE_LAYERS)
             t = adain(vgg(content, [self.layer])[self.layer], fs[self.layer])
         out = vgg(self.decoder(t), STYLE_LAYERS)
-        content_term = F.mse_loss(out[self.layer].float(), t)
+        content_term = content_loss(out[self.layer], t)
         style_term = style_stats_loss(out, fs)
         return {"loss": content_term + self.style_weight * style_term, "content": content_term, "style": style_term}

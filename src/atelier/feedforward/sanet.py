@@ -13,10 +13,12 @@ decoder. ``W1 = W2 = 1`` is the trained setting; raising W1 favours local style 
 W2 global ones (the user-facing ``--sanet-w1/--sanet-w2``).
 
 Training loss (the paper's weights): ``content_weight * L_c + style_weight * L_s
-+ identity1 * L_id1 + identity2 * L_id2`` where ``L_c`` compares normalised relu4_1 and
-relu5_1 features of output and content, ``L_s`` matches channel mean/std on relu1_1..relu5_1,
-and the identity losses ask that stylizing an image with *itself* returns it (pixels:
-``L_id1``, lambda 50; features on all five layers: ``L_id2``, lambda 1).
++ identity1 * L_id1 + identity2 * L_id2`` where ``L_c`` is the squared error of the
+mean-variance normalised relu4_1 and relu5_1 features of output and content, ``L_s``
+matches channel mean/std on relu1_1..relu5_1, and the identity losses ask that stylizing
+an image with *itself* returns it (pixels, squared error: ``L_id1``, lambda 50; features on
+all five layers: ``L_id2``, lambda 1). As for AdaIN (see :mod:`.adain`), the feature terms
+``L_s`` and ``L_id2`` are relative errors, standing in for the paper's normalised VGG.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..losses import content_loss
 from ..vgg import VGG
 from .adain import mean_std, style_stats_loss
 from .decoder import Decoder
@@ -110,8 +113,7 @@ class SANetModel(nn.Module):
         icc, iss = self.decoder(self.transform(fc, fc)), self.decoder(self.transform(fs, fs))
         l_id1 = F.mse_loss(icc.float(), content) + F.mse_loss(iss.float(), style)
         fcc, fss = vgg(icc, LAYERS), vgg(iss, LAYERS)
-        l_id2 = sum(F.mse_loss(fcc[k].float(), fc[k].float()) + F.mse_loss(fss[k].float(), fs[k].float())
-                    for k in LAYERS)
+        l_id2 = sum(content_loss(fcc[k], fc[k]) + content_loss(fss[k], fs[k]) for k in LAYERS)
         w = self.weights
         total = (w["content_weight"] * l_c + w["style_weight"] * l_s
                  + w["identity1"] * l_id1 + w["identity2"] * l_id2)
