@@ -251,15 +251,29 @@ class StyleLibrary:
             if not path.parent.is_dir():
                 raise UsageError(f"directory does not exist: {path.parent}")
             return cls._create(path, (config or DescriptorConfig()).validated())
+        conn = None
         try:
             conn = sqlite3.connect(path)
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
             conn.execute("SELECT count(*) FROM artworks").fetchone()
             stored = DescriptorConfig.from_dict(json.loads(meta["descriptor"]))
-            version, schema, backbone = json.loads(meta["descriptor"])["version"], meta["schema"], meta["backbone"]
+            version, schema, backbone = json.loads(meta["descriptor"])["version"], int(meta["schema"]), meta["backbone"]
         except (sqlite3.Error, KeyError, ValueError, TypeError) as exc:
+            if conn is not None:
+                conn.close()
             raise UsageError(f"{path} is not a readable Atelier style library ({exc})") from None
-        if int(schema) != SCHEMA_VERSION or version != DESCRIPTOR_VERSION:
+        try:
+            cls._check(path, stored, schema, version, backbone, config)
+        except UsageError:
+            conn.close()
+            raise
+        return cls(path, conn, stored, backbone)
+
+    @staticmethod
+    def _check(path: Path, stored: DescriptorConfig, schema: int, version: int, backbone: str,
+               config: Optional[DescriptorConfig]) -> None:
+        """Refuse a library this code or this request cannot use (``UsageError``)."""
+        if schema != SCHEMA_VERSION or version != DESCRIPTOR_VERSION:
             raise UsageError(f"{path} was made by another Atelier version (schema {schema}, descriptor "
                              f"v{version}; this one reads schema {SCHEMA_VERSION}, v{DESCRIPTOR_VERSION}): rebuild it")
         if config is not None and config.validated().to_dict() != stored.to_dict():
@@ -269,7 +283,6 @@ class StyleLibrary:
         if current != backbone:
             raise UsageError(f"{path} was built with backbone {backbone}, but its settings now give {current}; "
                              "its distances would be meaningless: rebuild it")
-        return cls(path, conn, stored, backbone)
 
     @classmethod
     def _create(cls, path: Path, config: DescriptorConfig) -> "StyleLibrary":
@@ -329,13 +342,13 @@ class StyleLibrary:
         """
         if int(k) != k or k < 1:
             raise UsageError(f"k must be a positive integer, got {k!r}")
-        if len(self) == 0:
-            raise UsageError(f"style library {self.path} is empty; add images with `atelier library add`")
         query = np.asarray(query, dtype=np.float32).reshape(1, -1)
         if query.shape[1] != self.config.dim:
             raise UsageError(f"query descriptor has {query.shape[1]} values, the library's have {self.config.dim}")
         if self._index is None:
             ids, vecs = self.vectors()
+            if len(ids) == 0:
+                raise UsageError(f"style library {self.path} is empty; add images with `atelier library add`")
             self._index = (build_index(vecs), ids)
         index, ids = self._index
         skip = 0 if exclude_sha256 is None else self.conn.execute(
