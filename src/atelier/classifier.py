@@ -9,8 +9,11 @@ Descriptor
     far smaller than Gram matrices (1472 vs 0.6 M numbers), which matters with a few works
     per artist.
 Model
-    scikit-learn ``StandardScaler`` + multinomial ``LogisticRegression`` (L2, ``C`` below).
-    It is saved as plain arrays (``.npz``, no pickle) and rebuilt for prediction.
+    scikit-learn ``StandardScaler`` + ``RidgeClassifier`` (one-vs-rest least squares,
+    ``alpha`` below). On the 26 artists of the shared data with 4+ works it reached 41%
+    4-fold accuracy (chance: 4%), as good as logistic regression and linear discriminant
+    analysis (32-40%) at a hundredth of their training time, and far better than 1-NN
+    (24%). It is saved as plain arrays (``.npz``, no pickle) and rebuilt for prediction.
 Deception
     A stylization *deceives* when the classifier's top prediction is the artist of the style
     image used. The style images of an evaluation are held out of training, so the
@@ -37,7 +40,7 @@ from .metrics import STYLE_LAYERS, vgg_features
 
 DESCRIPTOR_SIZE = 256
 DESCRIPTOR_VERSION = "meanstd-sqrt-v1"
-C_DEFAULT = 0.1
+ALPHA = 1000.0
 
 
 def cache_dir() -> Path:
@@ -64,7 +67,7 @@ def descriptor(image: ImageLike) -> np.ndarray:
 
 @dataclass
 class ArtistClassifier:
-    """A fitted standardiser + multinomial logistic regression, as plain arrays."""
+    """A fitted standardiser + linear one-vs-rest classifier, as plain arrays."""
 
     classes: np.ndarray      # (K,) artist names
     mean: np.ndarray         # (D,)
@@ -73,14 +76,13 @@ class ArtistClassifier:
     intercept: np.ndarray    # (K,)
     info: dict = field(default_factory=dict)
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        z = ((np.atleast_2d(X) - self.mean) / self.scale) @ self.coef.T + self.intercept
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        return p / p.sum(axis=1, keepdims=True)
+    def scores(self, X: np.ndarray) -> np.ndarray:
+        """N x K decision scores (higher: more like that artist)."""
+        return ((np.atleast_2d(X) - self.mean) / self.scale) @ self.coef.T + self.intercept
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.classes[self.predict_proba(X).argmax(axis=1)]
+        """The best-scoring artist of each row of ``X``."""
+        return self.classes[self.scores(X).argmax(axis=1)]
 
     def save(self, path: Path) -> None:
         tmp = path.with_name(path.name + ".part.npz")
@@ -96,23 +98,23 @@ class ArtistClassifier:
             return cls(z["classes"], z["mean"], z["scale"], z["coef"], z["intercept"], info)
 
 
-def fit(X: np.ndarray, y: Sequence[str], C: float = C_DEFAULT) -> ArtistClassifier:
+def fit(X: np.ndarray, y: Sequence[str], alpha: float = ALPHA) -> ArtistClassifier:
     """Fit the classifier on descriptors ``X`` (N x D) with artist labels ``y`` (>= 2 artists)."""
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import RidgeClassifier
     from sklearn.preprocessing import StandardScaler
 
     y = np.asarray(y)
     if len(set(y.tolist())) < 2:
         raise UsageError("the artist classifier needs works of at least 2 artists")
     scaler = StandardScaler().fit(X)
-    lr = LogisticRegression(C=C, max_iter=3000).fit(scaler.transform(X), y)
-    coef, intercept = lr.coef_, lr.intercept_
-    if len(lr.classes_) == 2:  # sklearn keeps one row for two classes; make it a 2-way softmax
-        coef, intercept = np.vstack([-coef / 2, coef / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
-    return ArtistClassifier(lr.classes_, scaler.mean_, scaler.scale_, coef, intercept)
+    model = RidgeClassifier(alpha=alpha).fit(scaler.transform(X), y)
+    coef, intercept = np.atleast_2d(model.coef_), np.atleast_1d(model.intercept_)
+    if len(model.classes_) == 2:  # sklearn keeps one score (positive: class 1); make it two
+        coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
+    return ArtistClassifier(model.classes_, scaler.mean_, scaler.scale_, coef, intercept)
 
 
-def cross_val_accuracy(X: np.ndarray, y: Sequence[str], folds: int = 4, seed: int = 0, C: float = C_DEFAULT) -> float:
+def cross_val_accuracy(X: np.ndarray, y: Sequence[str], folds: int = 4, seed: int = 0, alpha: float = ALPHA) -> float:
     """Stratified k-fold accuracy of :func:`fit` on (X, y)."""
     from sklearn.model_selection import StratifiedKFold
 
@@ -120,7 +122,7 @@ def cross_val_accuracy(X: np.ndarray, y: Sequence[str], folds: int = 4, seed: in
     folds = max(2, min(folds, min(Counter(y.tolist()).values())))
     hits = []
     for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y):
-        hits += (fit(X[train], y[train], C).predict(X[test]) == y[test]).tolist()
+        hits += (fit(X[train], y[train], alpha).predict(X[test]) == y[test]).tolist()
     return float(np.mean(hits))
 
 
@@ -188,7 +190,7 @@ def train_from_manifest(data: Path, held_out: Iterable[Path] = (), min_works: in
     train = [w for w in works if w.artist in artists and w.path.resolve() not in held]
     if len(eligible_artists(train, 2)) < 2:
         raise UsageError(f"too few labelled artworks in {data} to train an artist classifier")
-    key_src = "\n".join([DESCRIPTOR_VERSION, str(C_DEFAULT)] + sorted(w.sha256 or str(w.path) for w in train))
+    key_src = "\n".join([DESCRIPTOR_VERSION, str(ALPHA)] + sorted(w.sha256 or str(w.path) for w in train))
     path = cache_dir() / "classifier" / f"{hashlib.sha256(key_src.encode()).hexdigest()[:16]}.npz"
     if path.is_file():
         return ArtistClassifier.load(path)

@@ -1,0 +1,210 @@
+"""The artist classifier, the comparison runner and its report, on a tiny synthetic data folder."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from atelier import classifier, methods
+from atelier.cli import main
+from atelier.evaluate import EvalOptions, evaluate, select_pairs
+from atelier.evalreport import markdown_table
+from atelier.images import resize_long_side, save_image
+from atelier.samples import content as sample_content
+from atelier.stats import bootstrap_ci, wilson_ci
+
+
+def texture(family: str, seed: int, size: int = 64) -> Image.Image:
+    """Clearly different synthetic 'artists': red stripes, blue checks, green blobs."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.indices((size, size)).astype(np.float64)
+    if family == "stripes":
+        period = rng.uniform(5, 8)
+        v = (np.sin(2 * np.pi * (yy + rng.uniform(0, 8)) / period) > 0).astype(float)
+        rgb = np.stack([150 + 100 * v, 30 * v, 30 * v], -1)
+    elif family == "checks":
+        cell = int(rng.integers(6, 10))
+        v = ((yy // cell + xx // cell) % 2).astype(float)
+        rgb = np.stack([20 * v, 40 + 60 * v, 120 + 120 * v], -1)
+    else:
+        small = rng.random((6, 6))
+        v = np.asarray(Image.fromarray((small * 255).astype(np.uint8)).resize((size, size), Image.BICUBIC)) / 255
+        rgb = np.stack([40 * v, 90 + 140 * v, 40 + 30 * v], -1)
+    rgb += rng.normal(0, 6, rgb.shape)
+    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
+
+
+FAMILIES = {"stripes": "Ann Stripe", "checks": "Bob Check", "blobs": "Cy Blob"}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    """A data folder shaped like ../shared/data: 2 photos, 3 artists x 4 works, MANIFEST.csv."""
+    root = tmp_path_factory.mktemp("data")
+    (root / "content").mkdir()
+    (root / "styles").mkdir()
+    rows = []
+    for name in ("astronaut", "coffee"):
+        path = root / "content" / f"{name}.png"
+        save_image(resize_long_side(sample_content(name), 64), path)
+        rows.append({"file": f"content/{name}.png", "artist": "", "kind": "content"})
+    for family, artist in FAMILIES.items():
+        for i in range(4):
+            path = root / "styles" / f"{family}_{i}.png"
+            save_image(texture(family, i), path)
+            rows.append({"file": f"styles/{family}_{i}.png", "artist": artist, "kind": "style"})
+    with open(root / "MANIFEST.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=["file", "sha256", "artist", "kind"])
+        w.writeheader()
+        for r in rows:
+            w.writerow({**r, "sha256": hashlib.sha256((root / r["file"]).read_bytes()).hexdigest()})
+    return root
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("ATELIER_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_classifier_separates_synthetic_styles():
+    train = [(texture(f, s), a) for f, a in FAMILIES.items() for s in range(3)]
+    test = [(texture(f, 100 + s), a) for f, a in FAMILIES.items() for s in range(2)]
+    X = np.stack([classifier.descriptor(img) for img, _ in train])
+    clf = classifier.fit(X, [a for _, a in train])
+    assert classifier.predict_artist(clf, [img for img, _ in test]) == [a for _, a in test]
+
+
+def test_classifier_two_classes_and_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 1, (6, 5)), rng.normal(3, 1, (6, 5))])
+    y = ["a"] * 6 + ["b"] * 6
+    clf = classifier.fit(X, y, alpha=1.0)
+    assert clf.predict(X).tolist() == y
+    clf.info = {"n_train": 12}
+    clf.save(tmp_path / "clf.npz")
+    back = classifier.ArtistClassifier.load(tmp_path / "clf.npz")
+    assert back.predict(X).tolist() == y and back.info == {"n_train": "12"}
+    with pytest.raises(classifier.UsageError, match="at least 2 artists"):
+        classifier.fit(X, ["a"] * 12)
+
+
+def test_train_from_manifest_holds_out_and_caches(data, cache):
+    held = [data / "styles" / "stripes_0.png", data / "styles" / "checks_0.png"]
+    clf = classifier.train_from_manifest(data, held_out=held)
+    assert int(clf.info["n_train"]) == 10 and int(clf.info["n_artists"]) == 3
+    assert classifier.predict_artist(clf, held) == ["Ann Stripe", "Bob Check"]
+    assert len(list((cache / "classifier").glob("*.npz"))) == 1
+    assert len(list((cache / "descriptors").rglob("*.npy"))) == 10
+    again = classifier.train_from_manifest(data, held_out=held)  # from the cache
+    np.testing.assert_array_equal(again.coef, clf.coef)
+
+
+def test_pairs_are_seeded_and_hold_out_enough(data):
+    works = classifier.read_manifest(data)
+    contents = sorted((data / "content").iterdir())
+    p1 = select_pairs(contents, works, 3, seed=1, min_works=4)
+    assert p1 == select_pairs(contents, works, 3, seed=1, min_works=4)
+    assert len({p.artist for p in p1}) == 3 and len({p.style for p in p1}) == 3
+    assert select_pairs(contents, works, 3, seed=2, min_works=4) != p1
+    with pytest.raises(classifier.UsageError, match="at most 3 pairs"):
+        select_pairs(contents, works, 4, seed=1, min_works=4)
+
+
+def test_bootstrap_and_wilson():
+    m, lo, hi = bootstrap_ci([1.0, 2.0, 3.0, 4.0], seed=0)
+    assert m == 2.5 and 1.0 <= lo < 2.5 < hi <= 4.0
+    assert bootstrap_ci([5.0]) == (5.0, 5.0, 5.0)
+    assert np.isnan(bootstrap_ci([])[0])
+    lo, hi = wilson_ci(0, 10)
+    assert lo == pytest.approx(0.0, abs=1e-12) and hi == pytest.approx(1.96 ** 2 / (10 + 1.96 ** 2), abs=1e-3)
+    assert wilson_ci(5, 10)[0] == pytest.approx(1 - wilson_ci(5, 10)[1])
+
+
+def _blend(calls: list):
+    def blend(content: Image.Image, style: Image.Image, size: int, seed: int) -> Image.Image:
+        """Half content, half style: a fast stand-in method for tests."""
+        calls.append(seed)
+        return Image.blend(resize_long_side(content, size), style.resize(resize_long_side(content, size).size), 0.5)
+    return blend
+
+
+def _gone(content, style, size, seed):
+    raise methods.MethodUnavailable("its weights are not installed")
+
+
+def test_evaluate_end_to_end_and_resume(data, tmp_path):
+    calls: list = []
+    methods.register("blend", _blend(calls))
+    methods.register("gone", _gone)
+    out = tmp_path / "eval"
+    args = ["evaluate", "--data", str(data), "--out", str(out), "--pairs", "2", "--size", "64",
+            "--methods", "gatys,blend,gone,nosuch", "--resamples", "200", "-q"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert len(calls) == 2
+    report = (out / "report.md").read_text()
+    assert "| Metric | photo (reference) | gatys | blend |" in report
+    assert "Deception rate" in report and "held-out accuracy" in report
+    assert "- `gone`: its weights are not installed" in report
+    assert "- `nosuch`: not available in this installation" in report
+    rows = list(csv.DictReader(open(out / "pairs.csv")))
+    assert sorted((r["method"], r["pair"]) for r in rows) == sorted(
+        (m, p) for m in ("photo", "gatys", "blend") for p in ("p000", "p001"))
+    gatys = [r for r in rows if r["method"] == "gatys"]
+    photo = [r for r in rows if r["method"] == "photo"]
+    for g, p in zip(sorted(gatys, key=lambda r: r["pair"]), sorted(photo, key=lambda r: r["pair"])):
+        assert float(g["style_distance"]) < float(p["style_distance"])  # gatys moved toward the style
+        assert float(g["seconds"]) > 0 and g["predicted"] in FAMILIES.values()
+    for name in ("metrics.png", "quality_vs_time.png"):
+        assert Image.open(out / name).size[0] > 100
+    html = (out / "index.html").read_text()
+    for rel in ("results/gatys/p000.png", "results/blend/p001.png", "inputs/p000_content.jpg", "inputs/p001_style.jpg"):
+        assert rel in html and (out / rel).is_file()
+    meta = json.loads((out / "results" / "gatys" / "p000.png.json").read_text())
+    assert Path(meta["content"]).is_file() and Path(meta["styles"][0]).is_file()
+
+    mtime = (out / "results" / "gatys" / "p000.png").stat().st_mtime_ns
+    res = CliRunner().invoke(main, args)  # resume: nothing recomputed
+    assert res.exit_code == 0, res.output
+    assert len(calls) == 2 and (out / "results" / "gatys" / "p000.png").stat().st_mtime_ns == mtime
+
+    res = CliRunner().invoke(main, [*args[:-3], "--size", "96"])
+    assert res.exit_code == 2 and "other settings" in res.output
+
+
+def test_evaluate_without_classifier_omits_deception(data, tmp_path):
+    methods.register("blend", _blend([]))
+    ev = evaluate(data, tmp_path / "e", EvalOptions(methods=("blend",), pairs=1, size=48, deception=False))
+    assert ev.columns == ["photo", "blend"] and not ev.classifier_info
+    table = markdown_table(ev)
+    assert "Deception" not in table and "Style distance" in table
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--data", "MISSING"], "data folder not found"),
+    (["--data", "EMPTY"], "no MANIFEST.csv"),
+    (["--pairs", "0"], "pairs must be"),
+    (["--pairs", "9"], "at most 3 pairs"),
+    (["--size", "-5"], "size must be"),
+    (["--methods", "bad name!"], "invalid method name"),
+    (["--out", "NO/SUCH/eval"], "does not exist"),
+    (["--out", "FILE"], "not a folder"),
+])
+def test_evaluate_bad_input(data, tmp_path, extra, message):
+    (tmp_path / "EMPTY").mkdir()
+    (tmp_path / "FILE").write_text("x")
+    args = {"--data": str(data), "--out": str(tmp_path / "eval"), "--methods": "blend", "--pairs": "1"}
+    for k, v in zip(extra[::2], extra[1::2]):
+        args[k] = v if not v.isupper() and "/" not in v else str(tmp_path / v)
+    res = CliRunner().invoke(main, ["evaluate", *[x for kv in args.items() for x in kv], "-q"])
+    assert res.exit_code == 2, res.output
+    assert message in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "eval" / "report.md").exists()
