@@ -318,10 +318,14 @@ class StyleLibrary:
 
     def vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """``(ids, vectors)``: row ids (int64) and descriptors (n x dim float32), in id order."""
-        rows = self.conn.execute("SELECT id, vector FROM artworks ORDER BY id").fetchall()
-        ids = np.array([r[0] for r in rows], dtype=np.int64)
-        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), self.config.dim)
-        return ids, vecs.astype(np.float32)
+        n = len(self)
+        ids, vecs = np.empty(n, np.int64), np.empty((n, self.config.dim), np.float32)
+        rows = self.conn.execute("SELECT id, vector FROM artworks ORDER BY id LIMIT ?", (n,))
+        filled = 0
+        for row_id, blob in rows:  # filled in place: no second copy of all vectors
+            ids[filled], vecs[filled] = row_id, np.frombuffer(blob, dtype="<f4")
+            filled += 1
+        return ids[:filled], vecs[:filled]
 
     def _entries_by_id(self, ids: Sequence[int]) -> dict[int, Entry]:
         marks = ",".join("?" * len(ids))
