@@ -525,6 +525,12 @@ def test_style_library_search_augment_and_variants(browser, library_file):
     expect(page.locator("#result-img")).to_have_attribute("src", re.compile(r"/result/1\.png$"))
     used = [[n["id"] for n in result_metadata(page, i)["augment"]["neighbours"]] for i in range(2)]
     assert used[0] != used[1] and all(len(u) == 1 and u[0] in chosen for u in used)
+
+    page.click("#styles-list .chip button")  # replace the style by an artwork of the library itself
+    page.set_input_files("#style-input", str(library_file.parent / "art" / "Tiler__mosaic 2.png"))
+    page.click("#library-search")
+    expect(figures.first.locator("figcaption")).to_have_text("0 · copy of the style", timeout=JOB_TIMEOUT_MS)
+    expect(boxes.first).not_to_be_checked()
     page.context.close()
     s.stop()
 

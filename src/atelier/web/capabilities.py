@@ -57,7 +57,8 @@ def library_status(path: Optional[str]) -> dict[str, Any]:
         return {"available": False, "reason": f"the style library {where} is empty"}
     d = AugmentOptions()
     return {"available": True, "path": str(where), "size": size, "threshold": d.threshold,
-            "neighbours": d.neighbours, "query_weight": d.query_weight, "recolor": d.recolor, "pool": d.pool}
+            "min_distance": d.min_distance, "neighbours": d.neighbours, "query_weight": d.query_weight,
+            "recolor": d.recolor}
 
 
 def portrait_status() -> dict[str, Any]:

@@ -68,9 +68,10 @@ def add_feature_routes(app: FastAPI, studio: Studio) -> None:
                     studio.remember_thumb(h.entry.id, thumbnail(load_image(h.entry.path)))
                 except UsageError:
                     continue  # the artwork's file is gone or unreadable: not offered
+            copy = h.distance < lib_caps["min_distance"]  # the style itself, at another size or format
             found.append({"id": h.entry.id, "label": h.entry.label, "artist": h.entry.artist,
-                          "title": h.entry.title, "distance": round(h.distance, 1),
-                          "within": h.distance <= lib_caps["threshold"],
+                          "title": h.entry.title, "distance": round(h.distance, 1), "copy": copy,
+                          "within": not copy and h.distance <= lib_caps["threshold"],
                           "thumb": f"/api/library/thumb/{h.entry.id}.jpg"})
         return {"style": name, "k": req.k, "threshold": lib_caps["threshold"], "neighbours": found}
 

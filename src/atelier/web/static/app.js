@@ -315,7 +315,7 @@ async function searchLibrary() {
           el("input", { type: "checkbox", value: n.id, checked: pick, ariaLabel: n.label }),
           el("img", { src: n.thumb, alt: n.label }),
         ]),
-        el("figcaption", { textContent: `${n.distance} · ${n.label}` }),
+        el("figcaption", { textContent: `${n.distance} · ${n.copy ? "copy of the style" : n.label}` }),
       ]);
     }));
     if (!r.neighbours.length) box.replaceChildren(el("p", { class: "small-note", textContent: "No artworks found." }));
