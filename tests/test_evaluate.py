@@ -70,7 +70,9 @@ def data(tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def cache(tmp_path, monkeypatch) -> Path:
+    """A private cache folder, and descriptors at 64 px (the textures are 64 px) to keep tests fast."""
     monkeypatch.setenv("ATELIER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(classifier, "DESCRIPTOR_SIZE", 64)
     return tmp_path / "cache"
 
 

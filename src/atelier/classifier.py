@@ -59,9 +59,9 @@ def descriptor_features(feats: dict[str, torch.Tensor]) -> np.ndarray:
     return torch.cat(parts).clamp_min(0).sqrt().numpy().astype(np.float32)
 
 
-def descriptor(image: ImageLike) -> np.ndarray:
-    """The style descriptor of one image (see module doc)."""
-    x = to_tensor(resize_long_side(load_image(image), DESCRIPTOR_SIZE))
+def descriptor(image: ImageLike, size: Optional[int] = None) -> np.ndarray:
+    """The style descriptor of one image at long side ``size`` (default ``DESCRIPTOR_SIZE``)."""
+    x = to_tensor(resize_long_side(load_image(image), size or DESCRIPTOR_SIZE))
     return descriptor_features(vgg_features(x, STYLE_LAYERS))
 
 
@@ -156,7 +156,7 @@ def eligible_artists(works: Iterable[Artwork], min_works: int) -> set[str]:
 
 def cached_descriptors(works: Sequence[Artwork], progress=None) -> np.ndarray:
     """Descriptors of ``works``, read from / added to a per-file cache keyed by sha256."""
-    folder = cache_dir() / "descriptors" / DESCRIPTOR_VERSION
+    folder = cache_dir() / "descriptors" / f"{DESCRIPTOR_VERSION}-{DESCRIPTOR_SIZE}px"
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for w in works:
@@ -190,7 +190,8 @@ def train_from_manifest(data: Path, held_out: Iterable[Path] = (), min_works: in
     train = [w for w in works if w.artist in artists and w.path.resolve() not in held]
     if len(eligible_artists(train, 2)) < 2:
         raise UsageError(f"too few labelled artworks in {data} to train an artist classifier")
-    key_src = "\n".join([DESCRIPTOR_VERSION, str(ALPHA)] + sorted(w.sha256 or str(w.path) for w in train))
+    settings = [DESCRIPTOR_VERSION, str(DESCRIPTOR_SIZE), str(ALPHA)]
+    key_src = "\n".join(settings + sorted(w.sha256 or str(w.path) for w in train))
     path = cache_dir() / "classifier" / f"{hashlib.sha256(key_src.encode()).hexdigest()[:16]}.npz"
     if path.is_file():
         return ArtistClassifier.load(path)
