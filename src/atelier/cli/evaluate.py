@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ def evaluate_cmd(data: str, out: str, quiet: bool, **kwargs: Any) -> None:
     data_dir = Path(data)
     if not data_dir.is_dir():
         raise UsageError(f"data folder not found: {data_dir}")
+    os.environ.setdefault("ATELIER_DATA", str(data_dir.resolve()))  # methods that need artworks look here
     with tqdm(desc="evaluate", disable=quiet, unit="step") as bar:
         def step(label: str) -> None:
             bar.set_postfix_str(label)

@@ -96,6 +96,9 @@ def unavailable(name: str) -> Optional[str]:
         return None
     if name in _FAILED:
         return f"its adapter failed to import ({_FAILED[name]})"
+    if _FAILED:
+        broken = "; ".join(f"methods/{m}.py: {why}" for m, why in _FAILED.items())
+        return f"not available in this installation (adapters that failed to import: {broken})"
     return "not available in this installation"
 
 
