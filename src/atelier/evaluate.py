@@ -129,12 +129,13 @@ class EvalDir:
 
     def prepare(self, data: Path, opts: EvalOptions) -> list[Pair]:
         """Create or re-open the folder; return its pairs (refuses other settings)."""
+        data = Path(data).resolve()  # absolute paths in pairs.json and sidecars, usable from anywhere
         if self.root.exists() and not self.root.is_dir():
             raise UsageError(f"--out exists and is not a folder: {self.root}")
         if not self.root.parent.is_dir():
             raise UsageError(f"the parent folder of --out does not exist: {self.root.parent}")
         config = {"seed": opts.seed, "pairs": opts.pairs, "size": opts.size, "min_works": opts.min_works,
-                  "data": str(Path(data).resolve())}
+                  "data": str(data)}
         cfg_path = self.root / "config.json"
         if cfg_path.is_file():
             old = json.loads(cfg_path.read_text())
@@ -151,8 +152,9 @@ class EvalDir:
         return pairs
 
 
-def _inputs(pair: Pair, size: int) -> tuple[Image.Image, Image.Image]:
-    return (resize_long_side(load_image(pair.content), size), resize_long_side(load_image(pair.style), size))
+def _input(path: str, size: int) -> Image.Image:
+    """An input image as every method receives it: resized to long side ``size``."""
+    return resize_long_side(load_image(path), size)
 
 
 def run_method(folder: EvalDir, method: methods.Method, pair: Pair, opts: EvalOptions) -> dict:
@@ -161,7 +163,7 @@ def run_method(folder: EvalDir, method: methods.Method, pair: Pair, opts: EvalOp
     sidecar = out.with_suffix(".png.json")
     if out.is_file() and sidecar.is_file():
         return json.loads(sidecar.read_text())
-    content, style = _inputs(pair, opts.size)
+    content, style = _input(pair.content, opts.size), _input(pair.style, opts.size)
     start = time.perf_counter()
     img = method(content, style, opts.size, opts.seed)
     seconds = time.perf_counter() - start
@@ -235,7 +237,7 @@ def evaluate(data: Path, out: Path, opts: EvalOptions, progress: Optional[Callab
     rows: list[dict] = []
     failures: dict[str, int] = {}
     for pair in pairs:
-        ref = cached_measure(folder, REFERENCE, pair, lambda: _inputs(pair, opts.size)[0], opts.size)
+        ref = cached_measure(folder, REFERENCE, pair, lambda: _input(pair.content, opts.size), opts.size)
         rows.append({"method": REFERENCE, "pair": pair.id, "seconds": math.nan, **ref})
     for method in runnable:
         for pair in pairs:
@@ -276,7 +278,7 @@ def add_deception(folder: EvalDir, data: Path, pairs: Sequence[Pair], rows: list
     held_acc = float(np.mean([pred == p.artist for pred, p in zip(originals, pairs)]))
     for row in rows:
         pair = by_id[row["pair"]]
-        image = _inputs(pair, opts.size)[0] if row["method"] == REFERENCE else folder.result(row["method"], pair)
+        image = _input(pair.content, opts.size) if row["method"] == REFERENCE else folder.result(row["method"], pair)
         row["predicted"] = classifier.predict_artist(clf, [image])[0]
         row["deceived"] = float(row["predicted"] == pair.artist)
     return {**clf.info, "held_out_accuracy": held_acc, "held_out_n": len(pairs)}
