@@ -240,7 +240,7 @@ def test_sanet_backend_runs_two_passes_with_w1_w2(tmp_path, content_img, style_i
 
     torch.manual_seed(0)
     model = str(registry.save(registry.build("sanet"), tmp_path / "sanet.safetensors", {"steps": 0}))
-    popts = PortraitOptions(backend="sanet", sanet_model=model, sanet_w1=0.5, sanet_w2=1.5)
+    popts = PortraitOptions(backend="sanet", model=model, sanet_w1=0.5, sanet_w2=1.5)
     out = stylize_portrait(content_img, style_img, popts, StyleOptions(size=96, device="cpu"), masks=astronaut_masks)
     meta = out.info["atelier"]
     assert out.size == content_img.size

@@ -80,7 +80,7 @@ class PortraitOptions:
                                  "alpha = person_style on the person)")
     sanet_w1: float = _opt(1.0, "sanet backend: weight W1 of the relu4_1 attention branch")
     sanet_w2: float = _opt(1.0, "sanet backend: weight W2 of the relu5_1 attention branch")
-    sanet_model: Optional[str] = _opt(None, "sanet backend: weights file (default: the shipped model)")
+    model: Optional[str] = _opt(None, "sanet backend: model weights file from `atelier train sanet` (default: the shipped model)")
 
     def validate(self) -> "PortraitOptions":
         """Raise ``UsageError`` for out-of-range settings; returns self."""
@@ -239,7 +239,7 @@ def sanet_transfer(content: ImageLike, styles: Styles, popts: PortraitOptions, o
     from .feedforward.transfer import FeedForwardOptions, transfer
 
     ff = FeedForwardOptions(method="sanet", size=opts.size, sanet_w1=popts.sanet_w1, sanet_w2=popts.sanet_w2,
-                            model=popts.sanet_model, device=opts.device, alpha=min(1.0, alpha))
+                            model=popts.model, device=opts.device, alpha=min(1.0, alpha))
     return transfer(content, as_style_list(styles), ff)
 
 
