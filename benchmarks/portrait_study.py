@@ -14,8 +14,9 @@ For each portrait (scikit-image's astronaut plus photos from ``DATA/portraits``)
 
 The person mask is the one portrait mode uses, computed once on the content. Results are
 cached in ``--out`` (rerunning skips finished images); a grid per portrait is written there.
+``seconds`` is wall time of the stylization (0 when cached), on whatever else the machine runs.
 
-    python benchmarks/portrait_study.py --data ../shared/data --size 256 --images 3
+    python benchmarks/portrait_study.py --data ../shared/data --size 256 --images 3 --iterations 10 --levels 2
 """
 
 from __future__ import annotations
@@ -93,8 +94,8 @@ def main() -> None:
     contents = [("astronaut", samples.content("astronaut"))]
     contents += [(Path(n).stem, load_image(data / "portraits" / n)) for n in PORTRAITS[: args.images - 1]]
     opts = StyleOptions(size=args.size, iterations=args.iterations, levels=args.levels, style_weight=args.style_weight)
-    popts = PortraitOptions(background_style=args.background_style, person_style=args.person_style, person_content=args.person_content,
-                            face_content=args.face_content)
+    popts = PortraitOptions(background_style=args.background_style, person_style=args.person_style,
+                            person_content=args.person_content, face_content=args.face_content)
     methods = args.methods.split(",")
     rows = []
     for style_name in args.styles.split(","):
@@ -106,7 +107,8 @@ def main() -> None:
             for method in methods:
                 tag = method if method == "plain" else (f"{method}-b{popts.background_style:g}-p{popts.person_style:g}"
                                                         f"-c{popts.person_content:g}-f{popts.face_content:g}")
-                path = out / f"{name}__{Path(style_name).stem}__s{args.size}-i{args.iterations}-l{args.levels}__{tag}.png"
+                weight = "" if args.style_weight == 1 else f"-w{args.style_weight:g}"
+                path = out / f"{name}__{Path(style_name).stem}__s{args.size}-i{args.iterations}-l{args.levels}{weight}__{tag}.png"
                 start = time.perf_counter()
                 if path.exists():
                     result = Image.open(path).convert("RGB")
@@ -117,9 +119,8 @@ def main() -> None:
                     result = stylize_portrait(content, style, mode_opts, opts, masks=masks)
                 seconds = time.perf_counter() - start
                 result.save(path)
-                row = {"image": name, "style": Path(style_name).stem[:20], "method": method, "seconds": seconds,
+                row = {"image": name, "style": Path(style_name).stem[:20], "method": tag, "seconds": seconds,
                        **evaluate(content, style, result, masks.person, args.size)}
-                row["method"] = tag
                 rows.append(row)
                 print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
                       flush=True)
