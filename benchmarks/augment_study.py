@@ -46,6 +46,7 @@ CONFIGS = {  # name -> AugmentOptions (None: plain stylization)
     "k3 q0.5 recolor": replace(BASE, neighbours=3, query_weight=0.5, recolor=True),
     "k3 q0.6 recolor": replace(BASE, neighbours=3, query_weight=0.6, recolor=True),
     "k3 q0.7 recolor": replace(BASE, neighbours=3, query_weight=0.7, recolor=True),
+    "k3 q0.85 recolor": replace(BASE, neighbours=3, query_weight=0.85, recolor=True),
     "k1 q0.7 recolor": replace(BASE, neighbours=1, query_weight=0.7, recolor=True),
 }
 
