@@ -7,6 +7,12 @@ same number of convs VGG19 has there (block 4 of the relu5_1 decoder is thinned 
 conv to keep the shipped weights small). Every conv uses reflection padding (no border
 artefacts) and is followed by ReLU, except the last. With ``level=4`` this is exactly the
 decoder of Huang & Belongie (AdaIN) and Park & Lee (SANet).
+
+Input features are first divided by a fixed per-level scale (``FEATURE_SCALE``, the typical
+RMS activation of the raw Caffe VGG19 at that layer, ~50 at relu1_1 and ~1000 at relu4_1,
+measured on scikit-image's sample photos). The papers use a VGG normalised to unit mean
+activation per layer; without this, a freshly initialised decoder outputs values in the
+hundreds and wastes most of its training learning to scale them down.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from torch import nn
 LEVELS = (1, 2, 3, 4, 5)
 WIDTHS = {0: 3, 1: 64, 2: 128, 3: 256, 4: 512, 5: 512}  # channels of relu{b}_1 (block 0 is RGB)
 CONVS_PER_BLOCK = {1: 2, 2: 2, 3: 4, 4: 1}  # convs the decoder spends inside blocks below the top one
+FEATURE_SCALE = {1: 50.0, 2: 200.0, 3: 300.0, 4: 1000.0, 5: 150.0}  # typical RMS of relu{L}_1
 
 
 def relu_layer(level: int) -> str:
@@ -49,7 +56,7 @@ class Decoder(nn.Module):
         return conv if last else conv + [nn.ReLU(inplace=True)]
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.net(features)
+        return self.net(features / FEATURE_SCALE[self.level])
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
