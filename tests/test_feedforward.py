@@ -206,3 +206,20 @@ def test_missing_style_and_content_are_usage_errors(images, tmp_path, tiny_model
     assert res.exit_code == 2 and "needs at least one style image" in res.output
     res = _run("transfer", tmp_path / "nope.png", images[1], "--model", tiny_models["adain"], "-o", tmp_path / "o.png")
     assert res.exit_code == 2 and "file not found" in res.output
+
+
+def test_stylize_method_dispatches_to_feed_forward(tiny_models, images, tmp_path, content_img):
+    out = tmp_path / "out.png"
+    res = _run("stylize", *images, "--method", "adain", "--model", tiny_models["adain"], "--alpha", "0.5",
+               "--color", "luminance", "-o", out)
+    assert res.exit_code == 0, res.output
+    meta = json.loads(out.with_suffix(".png.json").read_text())
+    assert meta["method"] == "adain" and meta["options"]["alpha"] == 0.5 and meta["options"]["color"] == "luminance"
+    import atelier
+    img = atelier.stylize(content_img, images[1], method="wct", size=64,
+                          feedforward=FeedForwardOptions(model=str(tiny_models["wct"])))
+    assert max(img.size) == 64 and img.info["atelier"]["method"] == "wct"
+    with pytest.raises(UsageError, match="regions"):
+        atelier.stylize(content_img, images[1], method="adain", regions=[])
+    res = _run("stylize", *images, "--method", "sanet", "--augment", "2", "-o", out)
+    assert res.exit_code == 2 and "--method gatys only" in res.output

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from . import __version__
+from .errors import UsageError
 from .gatys import ProgressFn, Region, stylize_tensor
 from .images import ImageLike, load_image, resize_long_side, to_pil, to_tensor
 from .options import StyleOptions
@@ -57,8 +58,14 @@ def prepare(content: ImageLike, styles: Styles, opts: StyleOptions):
 
 def stylize(content: ImageLike, styles: Styles, options: Optional[StyleOptions] = None, *,
             regions: Optional[Sequence[Region]] = None, progress: Optional[ProgressFn] = None,
-            **overrides: Any) -> Image.Image:
+            method: str = "gatys", feedforward: Any = None, **overrides: Any) -> Image.Image:
     """Repaint ``content`` in the style of ``styles`` (Gatys et al., coarse-to-fine).
+
+    ``method`` other than ``"gatys"`` (``"adain"``, ``"wct"``, ``"sanet"``, ``"johnson"``) runs a
+    trained feed-forward network instead (docs/feedforward.md): ``options``' size, style_scale,
+    style_blend, color, precision and device apply; ``feedforward`` (a
+    :class:`atelier.feedforward.transfer.FeedForwardOptions`) carries its own settings
+    (alpha, sanet_w1/w2, model); ``regions`` and ``progress`` need Gatys.
 
     Parameters
     ----------
@@ -76,6 +83,11 @@ def stylize(content: ImageLike, styles: Styles, options: Optional[StyleOptions] 
         ``info["atelier"]`` holds the metadata record (settings, versions, timing).
     """
     opts = dataclasses.replace(options or StyleOptions(), **overrides).resolved()
+    if method != "gatys":
+        if regions is not None:
+            raise UsageError(f"spatial regions need method 'gatys', not {method!r}")
+        from .feedforward.transfer import from_style_options, transfer  # it imports this module
+        return transfer(content, as_style_list(styles), from_style_options(opts, method, feedforward))
     c, s, alpha = prepare(content, styles, opts)
     start = time.perf_counter()
     out = to_pil(stylize_tensor(c, s, opts, regions=regions, progress=progress))

@@ -12,6 +12,8 @@ from .. import samples
 from ..api import stylize
 from ..augment import AugmentOptions
 from ..errors import UsageError
+from ..feedforward.registry import METHODS as FEEDFORWARD_METHODS
+from ..feedforward.transfer import SHARED_WITH_GATYS, FeedForwardOptions
 from ..grid import make_grid
 from ..images import load_image, save_image, to_pil
 from ..options import PRESETS, StyleOptions
@@ -40,20 +42,29 @@ def _snapshotter(out: Path, every: int):
 @click.option("--augment", default=0, show_default=True, type=int, metavar="K",
               help="widen the style with its K nearest style-library artworks (docs/library.md); 0: off")
 @dataclass_options(AugmentOptions, exclude=("neighbours", "pool"))
-def stylize_cmd(content: str, styles: tuple[str, ...], output: str, quiet: bool, augment: int,
+@click.option("--method", default="gatys", show_default=True, type=click.Choice(("gatys", *FEEDFORWARD_METHODS)),
+              help="gatys (optimization) or a trained feed-forward network, one pass (docs/feedforward.md)")
+@dataclass_options(FeedForwardOptions, exclude=SHARED_WITH_GATYS)
+def stylize_cmd(content: str, styles: tuple[str, ...], output: str, quiet: bool, augment: int, method: str,
                 **kwargs: Any) -> None:
     """Repaint CONTENT in the style of STYLE [STYLE...] (Gatys et al., coarse-to-fine)."""
     opts = dataclass_from_kwargs(StyleOptions, kwargs).resolved()
     out = check_output(output)
     if augment < 0:
         raise UsageError(f"--augment must be >= 0, got {augment}")
+    if augment and method != "gatys":
+        raise UsageError("--augment works with --method gatys only")
     if augment:
         if len(styles) != 1:
             raise UsageError("--augment widens exactly one style image; give one STYLE")
         aug = dataclass_from_kwargs(AugmentOptions, kwargs, base=AugmentOptions(neighbours=augment)).validate()
         return run_augmented(content, styles[0], out, aug, opts, quiet)
-    with ProgressBar(quiet, snapshot=_snapshotter(out, opts.save_every)) as bar:
-        img = stylize(content, list(styles), opts, progress=bar)
+    if method != "gatys":
+        img = stylize(content, list(styles), opts, method=method,
+                      feedforward=dataclass_from_kwargs(FeedForwardOptions, kwargs))
+    else:
+        with ProgressBar(quiet, snapshot=_snapshotter(out, opts.save_every)) as bar:
+            img = stylize(content, list(styles), opts, progress=bar)
     write_result(img, out)
     if not quiet:
         click.echo(f"wrote {out} ({img.info['atelier']['seconds']:.1f} s)")

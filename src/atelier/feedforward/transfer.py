@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from .. import color
+from ..api import describe_input, metadata
 from ..errors import UsageError
 from ..gatys import autocast, pick_device
 from ..images import ImageLike, load_image, resize_long_side, to_pil, to_tensor
@@ -23,6 +24,8 @@ from .decoder import pad_to_multiple
 
 MIN_SIDE = 16  # relu5_1 needs four 2x poolings
 COLORS = ("none", "luminance", "match")
+# FeedForwardOptions fields that `atelier stylize --method` takes from StyleOptions instead
+SHARED_WITH_GATYS = ("method", "size", "style_size", "style_blend", "color", "precision", "device")
 
 
 def _opt(default: Any, help: str) -> Any:
@@ -83,6 +86,16 @@ class FeedForwardOptions:
         return dataclasses.asdict(self)
 
 
+def from_style_options(opts: Any, method: str, base: Optional[FeedForwardOptions] = None) -> FeedForwardOptions:
+    """Feed-forward settings for ``atelier stylize --method``: the fields a
+    :class:`~atelier.options.StyleOptions` shares with us (size, style scale, style blend,
+    colour, precision, device) taken from ``opts``, the rest from ``base``."""
+    return dataclasses.replace(base or FeedForwardOptions(), method=method, size=opts.size,
+                               style_size=max(32, round(opts.size * opts.style_scale)),
+                               style_blend=opts.style_blend, color=opts.color,
+                               precision=opts.precision, device=opts.device)
+
+
 @functools.lru_cache(maxsize=8)
 def cached_model(method: str, path: Optional[str], device: str) -> torch.nn.Module:
     """Load a model once per process (keyed by method, file and device)."""
@@ -113,14 +126,13 @@ def transfer(content: ImageLike, styles: Sequence[ImageLike] = (), options: Opti
              **overrides: Any) -> Image.Image:
     """Stylize ``content`` with a feed-forward model; returns a PIL image with metadata.
 
-    ``styles`` is a list of style images (paths, PIL images, arrays, tensors); johnson needs
-    none (its style is in its weights). ``options`` fields can be overridden by keyword,
+    ``styles`` is a list of style images (paths, PIL images, arrays, tensors); johnson
+    ignores them (its style is in its weights). ``options`` fields can be overridden by keyword,
     e.g. ``transfer(c, [s], method="sanet", sanet_w2=0.5)``. The result's
     ``info["atelier"]`` holds settings, model card summary and timing.
     """
-    from ..api import describe_input, metadata  # api dispatches here: import late to avoid a cycle
-
     opts = dataclasses.replace(options or FeedForwardOptions(), **overrides)
+    styles = [] if opts.method == "johnson" else list(styles)
     opts.validate(len(styles))
     c_img, alpha = load_image(content, with_alpha=True)
     c_img = resize_long_side(c_img, opts.size) if max(c_img.size) > opts.size else c_img
