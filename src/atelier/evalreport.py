@@ -143,6 +143,9 @@ def plot_metrics(ev: Evaluation, path: Path) -> None:
             if vals:
                 ax.bar(i, sum(vals) / len(vals), color="#cdd9ea", width=0.7)
                 ax.scatter([i] * len(vals), vals, s=12, color="#2a4d8f", zorder=3)
+        positive = [r[key] for r in ev.rows if key in r and r[key] > 0]
+        if key == "style_distance" and positive and max(positive) > 20 * min(positive):
+            ax.set_yscale("log")  # the un-stylized photo is often 10-100x farther than any method
         ax.set_xticks(range(len(ev.columns)), ev.columns, rotation=30, fontsize=8)
         ax.set_title(label, fontsize=9)
     for ax in list(axes.flat)[len(keys):]:
