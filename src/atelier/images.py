@@ -198,6 +198,7 @@ def write_json(path: str | os.PathLike, data: dict[str, Any]) -> Path:
     try:
         with os.fdopen(fd, "w") as fh:
             json.dump(data, fh, indent=2, default=str)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
