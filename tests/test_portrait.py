@@ -289,3 +289,12 @@ def test_portrait_with_the_augmented_style_set(tmp_path, content_img, style_img,
     with pytest.raises(UsageError, match="exactly one style"):
         stylize_portrait(content_img, [style_img, style_img], PortraitOptions(), StyleOptions(size=48, **FAST),
                          masks=astronaut_masks, augment=aug, library=str(db))
+
+
+def test_stylize_portrait_flag_runs_portrait_mode(files):
+    out = files / "via_stylize.png"
+    r = CliRunner().invoke(main, ["stylize", str(files / "astronaut.png"), str(files / "style.png"), "-o", str(out),
+                                  "--portrait", "--size", "48", "--iterations", "2", "--levels", "1", "-q"])
+    assert r.exit_code == 0, r.output
+    meta = json.loads((files / "via_stylize.png.json").read_text())["portrait"]
+    assert meta["person_found"] and meta["portrait_mode"] == "regions"

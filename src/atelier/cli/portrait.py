@@ -48,8 +48,13 @@ def portrait_cmd(content: str, styles: tuple[str, ...], output: str, save_mask: 
     if augment < 0:
         raise UsageError(f"--augment must be >= 0, got {augment}")
     aug = dataclass_from_kwargs(AugmentOptions, kwargs, base=AugmentOptions(neighbours=augment)).validate()
-    out = check_output(output)
-    mask_out = check_output(save_mask) if save_mask else None
+    run_portrait(content, styles, check_output(output), popts, opts, aug, quiet,
+                 check_output(save_mask) if save_mask else None)
+
+
+def run_portrait(content: str, styles: tuple[str, ...], out: Path, popts: PortraitOptions, opts: StyleOptions,
+                 aug: AugmentOptions, quiet: bool, mask_out: Optional[Path] = None) -> None:
+    """Run portrait mode and write the result (and the mask when ``mask_out`` is given)."""
     if mask_out is not None and mask_out.resolve() == out.resolve():
         raise UsageError("--save-mask must differ from the output path")
     masks = portrait_masks(content, opts.size, popts)

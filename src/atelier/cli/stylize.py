@@ -17,8 +17,10 @@ from ..feedforward.transfer import SHARED_WITH_GATYS, FeedForwardOptions
 from ..grid import make_grid
 from ..images import load_image, save_image, to_pil
 from ..options import PRESETS, StyleOptions
+from ..portrait import PortraitOptions
 from ..vgg import layer_names
 from .augment import run_augmented
+from .portrait import run_portrait
 from .common import ProgressBar, check_output, dataclass_from_kwargs, dataclass_options, write_result
 
 
@@ -45,8 +47,10 @@ def _snapshotter(out: Path, every: int):
 @click.option("--method", default="gatys", show_default=True, type=click.Choice(("gatys", *FEEDFORWARD_METHODS)),
               help="gatys (optimization) or a trained feed-forward network, one pass (docs/feedforward.md)")
 @dataclass_options(FeedForwardOptions, exclude=SHARED_WITH_GATYS)
+@click.option("--portrait", is_flag=True,
+              help="portrait mode with its default settings (`atelier portrait` has all of them; docs/portrait.md)")
 def stylize_cmd(content: str, styles: tuple[str, ...], output: str, quiet: bool, augment: int, method: str,
-                **kwargs: Any) -> None:
+                portrait: bool, **kwargs: Any) -> None:
     """Repaint CONTENT in the style of STYLE [STYLE...] (Gatys et al., coarse-to-fine)."""
     opts = dataclass_from_kwargs(StyleOptions, kwargs).resolved()
     out = check_output(output)
@@ -54,6 +58,11 @@ def stylize_cmd(content: str, styles: tuple[str, ...], output: str, quiet: bool,
         raise UsageError(f"--augment must be >= 0, got {augment}")
     if augment and method != "gatys":
         raise UsageError("--augment works with --method gatys only")
+    if portrait:
+        if method != "gatys":
+            raise UsageError("--portrait with a feed-forward method: use `atelier portrait --backend sanet`")
+        aug = dataclass_from_kwargs(AugmentOptions, kwargs, base=AugmentOptions(neighbours=augment)).validate()
+        return run_portrait(content, styles, out, PortraitOptions(), opts, aug, quiet)
     if augment:
         if len(styles) != 1:
             raise UsageError("--augment widens exactly one style image; give one STYLE")
