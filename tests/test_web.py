@@ -340,7 +340,7 @@ def test_api_is_safe_and_cleans_up(content_img, tmp_path):
                                            "size": 64, "iterations": 1})
         assert r.status_code == 404 and "unknown or expired upload" in r.json()["detail"]
         r = client.post("/api/jobs", json={"content": "sample:astronaut", "styles": []})
-        assert r.status_code == 400 and r.json()["detail"].startswith("styles:")
+        assert r.status_code == 400 and r.json()["detail"] == "choose at least one style image"
         r = client.post("/api/jobs", json={"content": "sample:astronaut", "styles": ["sample:swirl"], "portrait": True,
                                            "augment": {"neighbours": [1]}})
         assert r.status_code == 400 and "cannot be combined" in r.json()["detail"]
@@ -537,13 +537,14 @@ def test_style_library_search_augment_and_variants(browser, library_file):
 
 @pytest.fixture
 def untrained_models(tmp_path, monkeypatch):
-    """Untrained AdaIN and SANet models standing in for shipped ones: they test the page's
+    """Untrained AdaIN, SANet and Johnson models standing in for shipped ones: they test the page's
     plumbing (method detection, instant job, refine, portrait backend), not any model's quality."""
     from atelier.feedforward import registry, transfer
 
     torch.manual_seed(0)
-    paths = {m: registry.save(registry.build(m), tmp_path / f"{m}.safetensors", {"steps": 0})
-             for m in ("adain", "sanet")}
+    paths = {m: registry.save(registry.build(m), tmp_path / f"{m}.safetensors",
+                              {"steps": 0, "style_data": {"image": "data/styles/ann__blue_lines.jpg"}})
+             for m in ("adain", "sanet", "johnson")}
     shipped = registry.shipped_path
     monkeypatch.setattr(registry, "shipped_path", lambda method: paths.get(method) or shipped(method))
     transfer.cached_model.cache_clear()
@@ -556,6 +557,7 @@ def test_instant_feedforward_result_then_refine_with_optimization(browser, untra
     page = browser.new_context().new_page()
     page.goto(s.url)
     expect(page.locator("#method option[value=adain]")).to_have_text("adain (instant)")
+    expect(page.locator("#method option[value=johnson]")).to_have_text("johnson (instant, its own style: ann: blue lines)")
     page.locator("#content-samples button[data-sample=astronaut]").click()
     page.locator("#style-samples button[data-sample=swirl]").click()
     page.select_option("#method", "adain")
@@ -581,4 +583,9 @@ def test_instant_feedforward_result_then_refine_with_optimization(browser, untra
         r = client.post("/api/jobs", json={"content": "sample:astronaut", "styles": ["sample:swirl"],
                                            "method": "adain", "portrait": True})
         assert r.status_code == 400 and "portrait mode (except with sanet)" in r.json()["detail"]
+        r = client.post("/api/jobs", json={"content": "sample:astronaut", "styles": [], "method": "adain"})
+        assert r.status_code == 400 and r.json()["detail"] == "choose at least one style image"
+        job = wait_job(client, client.post("/api/jobs", json={  # johnson's style is in its weights
+            "content": "sample:astronaut", "styles": [], "method": "johnson", "size": 64}).json())
+        assert job["state"] == "done", job["error"]
     s.stop()

@@ -36,6 +36,16 @@ def feedforward_methods() -> list[str]:
     return [m for m in registry.METHODS if registry.shipped_path(m).is_file()]
 
 
+def trained_styles(methods: list[str]) -> dict[str, str]:
+    """For methods whose style is built into their weights (johnson): the style's name, from the model card."""
+    if "johnson" not in methods:
+        return {}
+    from ..feedforward import registry
+
+    image = registry.read_card(registry.shipped_path("johnson")).get("style_data", {}).get("image", "")
+    return {"johnson": Path(image).stem.replace("__", ": ").replace("_", " ") or "its trained style"}
+
+
 def library_status(path: Optional[str]) -> dict[str, Any]:
     """``{"available": bool, "reason" | "path", "size", defaults...}`` for the style library."""
     reason = import_error("atelier.augment")
@@ -67,7 +77,7 @@ def portrait_status() -> dict[str, Any]:
 
 
 def detect(library: Optional[str] = None) -> dict[str, Any]:
-    """``{"methods": [...], "feedforward": [...], "features": {"library": {...}, "portrait": {...}}}``."""
+    """``{"methods", "feedforward", "trained_styles", "features": {"library": {...}, "portrait": {...}}}``."""
     ff = feedforward_methods()
-    return {"methods": ["gatys", *ff], "feedforward": ff,
+    return {"methods": ["gatys", *ff], "feedforward": ff, "trained_styles": trained_styles(ff),
             "features": {"library": library_status(library), "portrait": portrait_status()}}

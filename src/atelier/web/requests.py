@@ -32,7 +32,7 @@ class JobRequest(BaseModel):
     """Body of ``POST /api/jobs``. Images are ``upload:<id>`` or ``sample:<name>``."""
 
     content: str
-    styles: list[str] = Field(min_length=1, max_length=8)
+    styles: list[str] = Field(default_factory=list, max_length=8)  # none for a method with a trained style
     method: str = "gatys"
     quality: str = "balanced"
     size: Optional[int] = None
@@ -51,6 +51,8 @@ def plan_job(studio: Studio, req: JobRequest, session: str) -> tuple[JobFn, dict
     caps = studio.caps
     if req.method not in caps["methods"]:
         raise UsageError(f"method {req.method!r} is not available; choose from {', '.join(caps['methods'])}")
+    if not req.styles and req.method not in caps["trained_styles"]:
+        raise UsageError("choose at least one style image")
     sopts = style_options(JobSettings(**req.model_dump(include=set(JobSettings.__dataclass_fields__))),
                           studio.opts.max_size)
     content, content_name = studio.resolve(req.content)

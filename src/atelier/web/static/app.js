@@ -104,6 +104,7 @@ function sampleButtons(container, names, onPick) {
 
 // ---- settings ---------------------------------------------------------------------------------
 function strength() { return Math.pow(2, Number($("strength").value)); }
+function method() { return $("method").value; }
 
 function applyQuality() {
   const q = state.caps.quality[$("quality").value];
@@ -115,7 +116,7 @@ function request() {
   const body = {
     content: state.content.ref,
     styles: state.styles.map((s) => s.ref),
-    method: $("method").value,
+    method: method(),
     quality: $("quality").value,
     size: Number($("size").value),
     iterations: Number($("iterations").value),
@@ -242,7 +243,9 @@ async function submit(body) {
 function start() {
   showMessage("");
   if (!state.content) return showMessage("Choose a photo first (upload one or pick a sample).");
-  if (!state.styles.length) return showMessage("Choose at least one style image.");
+  if (!state.styles.length && !(method() in state.caps.trained_styles)) {
+    return showMessage("Choose at least one style image.");
+  }
   submit(request());
 }
 
@@ -348,7 +351,8 @@ async function init() {
     return showMessage(err.message);
   }
   const caps = state.caps;
-  const label = (m) => (m === "gatys" ? "gatys (optimization)" : `${m} (instant)`);
+  const label = (m) => (m === "gatys" ? "gatys (optimization)"
+    : m in caps.trained_styles ? `${m} (instant, its own style: ${caps.trained_styles[m]})` : `${m} (instant)`);
   $("method").replaceChildren(...caps.methods.map((m) => el("option", { value: m, textContent: label(m) })));
   $("look").replaceChildren(...caps.looks.map((l) => el("option", { value: l, textContent: l })));
   $("size").max = caps.limits.max_size;
