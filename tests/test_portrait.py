@@ -12,7 +12,6 @@ from PIL import Image
 from atelier import metrics, samples, segment, stylize
 from atelier.cli import main
 from atelier.errors import AtelierError, UsageError
-from atelier.images import resize_long_side
 from atelier.options import StyleOptions
 from atelier.portrait import (PortraitMasks, PortraitOptions, composite, load_user_mask, portrait_masks,
                               portrait_regions, stylize_portrait)

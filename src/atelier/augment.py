@@ -176,15 +176,13 @@ def _style_side(opts: StyleOptions) -> int:
     return max(16, round(opts.size * opts.style_scale))
 
 
-def stylize_with(content: ImageLike, candidates: Candidates, hits: Sequence[Hit], aug: AugmentOptions,
-                 style_options: StyleOptions, progress: Optional[ProgressFn] = None,
-                 style_name: str = "") -> Image.Image:
-    """Stylize ``content`` with the query of ``candidates`` augmented by ``hits``.
+def style_set(candidates: Candidates, hits: Sequence[Hit], aug: AugmentOptions, style_options: StyleOptions
+              ) -> tuple[list[Image.Image], list[float], list[Hit], list[str]]:
+    """The augmented style set: (images with the query first, Gram blend weights, hits used, notes).
 
     Neighbour images are read from their library paths (a missing or unreadable one is left
-    out and noted), shrunk to the style size, recoloured if ``aug.recolor``, and blended with
-    :func:`blend_weights`. The result's ``info["atelier"]`` gains ``method="augmented"`` and an
-    ``augment`` record listing the neighbours used (path, artist, title, distance, weight).
+    out and noted), shrunk to the style size, recoloured to the query if ``aug.recolor``, and
+    weighted by :func:`blend_weights`.
     """
     side = _style_side(style_options)
     query = candidates.query if max(candidates.query.size) <= side else resize_long_side(candidates.query, side)
@@ -199,9 +197,20 @@ def stylize_with(content: ImageLike, candidates: Candidates, hits: Sequence[Hit]
         img = img if max(img.size) <= side else resize_long_side(img, side)
         images.append(recolor(img, query) if aug.recolor else img)
         used.append(h)
-    weights = blend_weights(len(used), aug.query_weight)
+    return [query] + images, blend_weights(len(used), aug.query_weight), used, notes
+
+
+def stylize_with(content: ImageLike, candidates: Candidates, hits: Sequence[Hit], aug: AugmentOptions,
+                 style_options: StyleOptions, progress: Optional[ProgressFn] = None,
+                 style_name: str = "") -> Image.Image:
+    """Stylize ``content`` with the query of ``candidates`` augmented by ``hits`` (:func:`style_set`).
+
+    The result's ``info["atelier"]`` gains ``method="augmented"`` and an ``augment`` record
+    listing the neighbours used (path, artist, title, distance, weight).
+    """
+    images, weights, used, notes = style_set(candidates, hits, aug, style_options)
     opts = dataclasses.replace(style_options, style_blend=tuple(weights))
-    out = stylize(content, [query] + images, opts, progress=progress)
+    out = stylize(content, images, opts, progress=progress)
     meta = out.info["atelier"]
     meta["method"] = "augmented" if used else "gatys"
     meta["styles"] = [style_name or "query"] + [h.entry.path for h in used]

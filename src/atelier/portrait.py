@@ -261,23 +261,16 @@ def augmented_style_set(style: ImageLike, aug: "AugmentOptions", opts: StyleOpti
     a record of the neighbours), the query first, neighbours recoloured to it if ``aug.recolor``."""
     from . import augment
 
-    side = max(16, round(opts.size * opts.style_scale))
     lib = augment.open_library(library, aug.validate())
     try:
         cands = augment.find_candidates(style, lib, aug, aug.neighbours)
     finally:
         if lib is not library:
             lib.close()
-    query = resize_long_side(cands.query, side) if max(cands.query.size) > side else cands.query
-    images = [query]
-    for h in cands.hits:
-        img = load_image(h.entry.path)
-        img = resize_long_side(img, side) if max(img.size) > side else img
-        images.append(augment.recolor(img, query) if aug.recolor else img)
-    weights = augment.blend_weights(len(cands.hits), aug.query_weight)
-    record = {"library": cands.library, "notes": cands.notes, "query_weight": weights[0],
+    images, weights, used, notes = augment.style_set(cands, cands.hits, aug, opts)
+    record = {"library": cands.library, "notes": notes, "query_weight": weights[0],
               "neighbours": [{"path": h.entry.path, "artist": h.entry.artist, "title": h.entry.title,
-                              "distance": round(h.distance, 3)} for h in cands.hits]}
+                              "distance": round(h.distance, 3)} for h in used]}
     return images, weights, record
 
 
