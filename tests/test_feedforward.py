@@ -223,3 +223,12 @@ def test_stylize_method_dispatches_to_feed_forward(tiny_models, images, tmp_path
         atelier.stylize(content_img, images[1], method="adain", regions=[])
     res = _run("stylize", *images, "--method", "sanet", "--augment", "2", "-o", out)
     assert res.exit_code == 2 and "--method gatys only" in res.output
+
+
+@pytest.mark.parametrize("method", registry.METHODS)
+def test_shipped_models_load_and_have_honest_cards(method):
+    model = registry.load(method)
+    card = registry.read_card(registry.shipped_path(method))
+    assert card["method"] == method and card["steps"] > 0 and card["final_losses"]
+    assert "TRAINED" in card["notes"] and card["hardware"]["description"]
+    assert model.config() == card["config"]
