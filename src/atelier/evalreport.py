@@ -14,6 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 from .evaluate import REFERENCE, EvalDir, Evaluation
+from .images import write_text
 from .stats import bootstrap_ci
 
 # key, label, which direction is better ("+" higher, "-" lower, "" neither)
@@ -28,20 +29,6 @@ ROWS = (
 )
 CSV_FIELDS = ("pair", "method", "content", "style", "artist", "predicted", "deceived", "seconds",
               "style_distance", "content_distance", "ssim", "gradient", "fft_q90")
-
-
-def write_text(path: Path, text: str) -> Path:
-    """Write ``text`` atomically (temp file + rename)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _fmt(v: float) -> str:

@@ -36,26 +36,24 @@ from PIL import Image
 from . import classifier, methods, metrics
 from .errors import AtelierError, UsageError
 from .images import load_image, resize_long_side, save_image, write_json
+from .options import option_field
 
 REFERENCE = "photo"  # the un-stylized content photo, a reference column in the report
 METRICS_VERSION = 1
 
-
-def _opt(default, help: str):
-    return field(default=default, metadata={"help": help})
 
 
 @dataclass
 class EvalOptions:
     """Settings of one comparison run (mapped 1:1 to ``atelier evaluate`` options)."""
 
-    methods: Sequence[str] = _opt(methods.KNOWN, "methods to compare, comma-separated")
-    pairs: int = _opt(8, "number of content/style pairs")
-    size: int = _opt(512, "long side of every output (and of the metrics) in pixels")
-    seed: int = _opt(0, "seed for choosing the pairs and for the methods")
-    min_works: int = _opt(4, "artists need this many works to be a class of the artist classifier")
-    deception: bool = _opt(True, "train/load the artist classifier and report deception rates")
-    resamples: int = _opt(2000, "bootstrap resamples for the 95% intervals")
+    methods: Sequence[str] = option_field(methods.KNOWN, "methods to compare, comma-separated")
+    pairs: int = option_field(8, "number of content/style pairs")
+    size: int = option_field(512, "long side of every output (and of the metrics) in pixels")
+    seed: int = option_field(0, "seed for choosing the pairs and for the methods")
+    min_works: int = option_field(4, "artists need this many works to be a class of the artist classifier")
+    deception: bool = option_field(True, "train/load the artist classifier and report deception rates")
+    resamples: int = option_field(2000, "bootstrap resamples for the 95% intervals")
 
     def validate(self) -> None:
         for name, lo, hi in (("pairs", 1, 10_000), ("size", 32, 4096), ("min_works", 2, 1000),

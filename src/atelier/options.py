@@ -39,8 +39,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 COLOR_MODES = ("none", "luminance", "match")
 
 
-def _opt(default: Any, help: str) -> Any:
-    """A dataclass field carrying its CLI help text."""
+def option_field(default: Any, help: str) -> Any:
+    """A dataclass field carrying its CLI/web help text (read by ``cli.common.dataclass_options``)."""
     return field(default=default, metadata={"help": help})
 
 INITS = ("content", "noise", "style")  # or a path to an image file
@@ -56,31 +56,31 @@ class StyleOptions:
     lambda): ``(1 - lambda) * L_content + lambda * L_style``, which overrides both weights.
     """
 
-    size: int = _opt(512, "long side of the output in pixels")
-    preset: str = _opt("classic", "layer preset: classic | realistic (see `atelier layers`)")
-    content_layers: Optional[Sequence[str]] = _opt(None, "content layers, comma-separated (default: the preset's)")
-    style_layers: Optional[Sequence[str]] = _opt(None, "style layers, comma-separated (default: the preset's)")
-    style_layer_weights: Optional[Sequence[float]] = _opt(None, "one weight per style layer, comma-separated")
-    content_weight: float = _opt(1.0, "alpha: weight of the content loss")
-    style_weight: float = _opt(1.0, "beta: weight of the style loss")
-    style_ratio: Optional[float] = _opt(None, "lambda in [0,1]: loss = (1-lambda) content + lambda style; overrides alpha/beta")
-    tv_weight: float = _opt(0.0, "total-variation weight (smoothness)")
-    style_blend: Optional[Sequence[float]] = _opt(None, "one blend weight per style image, comma-separated")
-    style_scale: float = _opt(1.0, "style image size relative to the output size")
-    init: str = _opt("content", "initial image: content | noise | style | PATH")
-    optimizer: str = _opt("lbfgs", "lbfgs | adam")
-    lr: float = _opt(0.02, "Adam learning rate (images are 0..1)")
-    iterations: int = _opt(20, "optimizer evaluations at the finest pyramid level")
-    levels: int = _opt(3, "coarse-to-fine pyramid levels (each half the size of the next)")
-    coarse_factor: float = _opt(2.0, "each coarser level gets this many times more iterations")
-    pooling: str = _opt("max", "max | avg pooling in VGG")
-    color: str = _opt("none", "colour preservation: none | luminance | match")
-    seed: int = _opt(0, "random seed (noise init, variants)")
-    precision: str = _opt("auto", "auto (bf16 autocast) | bf16 | fp32")
-    device: str = _opt("auto", "auto | cpu | cuda")
-    backbone: str = _opt("vgg19", "vgg19 | vgg16 (vgg16 needs --weights)")
-    weights: Optional[str] = _opt(None, "torchvision-format VGG weights file, or 'hub' for the local torch hub cache")
-    save_every: int = _opt(0, "save an intermediate image every N evaluations (0: never)")
+    size: int = option_field(512, "long side of the output in pixels")
+    preset: str = option_field("classic", "layer preset: classic | realistic (see `atelier layers`)")
+    content_layers: Optional[Sequence[str]] = option_field(None, "content layers, comma-separated (default: the preset's)")
+    style_layers: Optional[Sequence[str]] = option_field(None, "style layers, comma-separated (default: the preset's)")
+    style_layer_weights: Optional[Sequence[float]] = option_field(None, "one weight per style layer, comma-separated")
+    content_weight: float = option_field(1.0, "alpha: weight of the content loss")
+    style_weight: float = option_field(1.0, "beta: weight of the style loss")
+    style_ratio: Optional[float] = option_field(None, "lambda in [0,1]: loss = (1-lambda) content + lambda style; overrides alpha/beta")
+    tv_weight: float = option_field(0.0, "total-variation weight (smoothness)")
+    style_blend: Optional[Sequence[float]] = option_field(None, "one blend weight per style image, comma-separated")
+    style_scale: float = option_field(1.0, "style image size relative to the output size")
+    init: str = option_field("content", "initial image: content | noise | style | PATH")
+    optimizer: str = option_field("lbfgs", "lbfgs | adam")
+    lr: float = option_field(0.02, "Adam learning rate (images are 0..1)")
+    iterations: int = option_field(20, "optimizer evaluations at the finest pyramid level")
+    levels: int = option_field(3, "coarse-to-fine pyramid levels (each half the size of the next)")
+    coarse_factor: float = option_field(2.0, "each coarser level gets this many times more iterations")
+    pooling: str = option_field("max", "max | avg pooling in VGG")
+    color: str = option_field("none", "colour preservation: none | luminance | match")
+    seed: int = option_field(0, "random seed (noise init, variants)")
+    precision: str = option_field("auto", "auto (bf16 autocast) | bf16 | fp32")
+    device: str = option_field("auto", "auto | cpu | cuda")
+    backbone: str = option_field("vgg19", "vgg19 | vgg16 (vgg16 needs --weights)")
+    weights: Optional[str] = option_field(None, "torchvision-format VGG weights file, or 'hub' for the local torch hub cache")
+    save_every: int = option_field(0, "save an intermediate image every N evaluations (0: never)")
     extras: dict[str, Any] = field(default_factory=dict, metadata={"cli": False})  # notes for metadata
 
     # --- resolved views -------------------------------------------------------------

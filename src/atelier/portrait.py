@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
@@ -47,7 +47,7 @@ from .api import Styles, as_style_list, stylize
 from .errors import AtelierError, UsageError
 from .gatys import Progress, ProgressFn, Region, fit_long_side
 from .images import ImageLike, load_image, resize_long_side
-from .options import StyleOptions
+from .options import StyleOptions, option_field
 
 if TYPE_CHECKING:
     from .augment import AugmentOptions
@@ -56,31 +56,28 @@ MODES = ("regions", "twopass")
 BACKENDS = ("gatys", "sanet")
 
 
-def _opt(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
-
 
 @dataclass
 class PortraitOptions:
     """How portrait mode segments the content and weights the losses (see module doc)."""
 
-    portrait_mode: str = _opt("regions", "regions (one optimization, spatial loss weights) | twopass (composite of two)")
-    segmenter: str = _opt("auto", "person segmenter: auto (selfie + pose) | selfie | landscape | pose")
-    background_style: float = _opt(2.0, "style weight multiplier on the background")
-    person_style: float = _opt(0.1, "style weight multiplier on the person")
-    person_content: float = _opt(2.0, "content weight multiplier on the person")
-    face_content: float = _opt(24.0, "extra content weight on the face (protected more than hair and clothes)")
-    mask_threshold: float = _opt(0.5, "person mask threshold before refinement")
-    feather: float = _opt(0.01, "mask feathering (Gaussian sigma) as a fraction of the long side")
-    max_faces: int = _opt(8, "at most this many faces are protected")
-    mask: Optional[str] = _opt(None, "your own person mask image (any size; white = person), instead of segmentation")
-    invert_mask: bool = _opt(False, "the mask marks the background, not the person")
-    require_person: bool = _opt(False, "fail when no person is found instead of stylizing the whole image")
-    backend: str = _opt("gatys", "gatys (optimization) | sanet (feed-forward, always two passes: alpha 1 behind, "
+    portrait_mode: str = option_field("regions", "regions (one optimization, spatial loss weights) | twopass (composite of two)")
+    segmenter: str = option_field("auto", "person segmenter: auto (selfie + pose) | selfie | landscape | pose")
+    background_style: float = option_field(2.0, "style weight multiplier on the background")
+    person_style: float = option_field(0.1, "style weight multiplier on the person")
+    person_content: float = option_field(2.0, "content weight multiplier on the person")
+    face_content: float = option_field(24.0, "extra content weight on the face (protected more than hair and clothes)")
+    mask_threshold: float = option_field(0.5, "person mask threshold before refinement")
+    feather: float = option_field(0.01, "mask feathering (Gaussian sigma) as a fraction of the long side")
+    max_faces: int = option_field(8, "at most this many faces are protected")
+    mask: Optional[str] = option_field(None, "your own person mask image (any size; white = person), instead of segmentation")
+    invert_mask: bool = option_field(False, "the mask marks the background, not the person")
+    require_person: bool = option_field(False, "fail when no person is found instead of stylizing the whole image")
+    backend: str = option_field("gatys", "gatys (optimization) | sanet (feed-forward, always two passes: alpha 1 behind, "
                                  "alpha = person_style on the person)")
-    sanet_w1: float = _opt(1.0, "sanet backend: weight W1 of the relu4_1 attention branch")
-    sanet_w2: float = _opt(1.0, "sanet backend: weight W2 of the relu5_1 attention branch")
-    model: Optional[str] = _opt(None, "sanet backend: model weights file from `atelier train sanet` (default: the shipped model)")
+    sanet_w1: float = option_field(1.0, "sanet backend: weight W1 of the relu4_1 attention branch")
+    sanet_w2: float = option_field(1.0, "sanet backend: weight W2 of the relu5_1 attention branch")
+    model: Optional[str] = option_field(None, "sanet backend: model weights file from `atelier train sanet` (default: the shipped model)")
 
     def validate(self) -> "PortraitOptions":
         """Raise ``UsageError`` for out-of-range settings; returns self."""

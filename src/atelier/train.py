@@ -25,7 +25,7 @@ import os
 import platform
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -37,11 +37,9 @@ from .feedforward import registry
 from .feedforward.data import RandomCrops
 from .gatys import autocast
 from .images import load_image, resize_long_side, to_tensor
+from .options import option_field
 from .vgg import load_vgg
 
-
-def _opt(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
 
 
 LEARNING_RATES = {"adain": 1e-4, "wct": 1e-4, "sanet": 1e-4, "johnson": 1e-3}
@@ -51,21 +49,21 @@ LEARNING_RATES = {"adain": 1e-4, "wct": 1e-4, "sanet": 1e-4, "johnson": 1e-3}
 class TrainOptions:
     """Settings of one training run (mapped 1:1 to ``atelier train`` options)."""
 
-    content: Sequence[str] = _opt((), "content image folder(s), comma-separated (searched recursively)")
-    style: Sequence[str] = _opt((), "style image folder(s); for johnson one style image file")
-    size: int = _opt(128, "crop size in pixels (images are first resized to short side 2*size)")
-    batch: int = _opt(4, "crops per step")
-    steps: int = _opt(2000, "train until this many steps in total (a resumed run continues counting)")
-    lr: Optional[float] = _opt(None, "Adam learning rate (default: 1e-4, johnson 1e-3)")
-    style_weight: Optional[float] = _opt(None, "style loss weight (default: the method's, see docs/feedforward.md)")
-    out: Optional[str] = _opt(None, "run folder for checkpoints and logs (default runs/METHOD)")
-    resume: bool = _opt(False, "continue from OUT/state.pt")
-    init: Optional[str] = _opt(None, "warm-start from a .safetensors model: copy every tensor whose name and shape match")
-    checkpoint_minutes: float = _opt(5.0, "minutes between checkpoints")
-    seed: int = _opt(0, "random seed (crops, flips, initial weights)")
-    threads: int = _opt(0, "CPU threads for torch (0: torch's default)")
-    precision: str = _opt("auto", "auto|bf16 (bf16 autocast) or fp32")
-    device: str = _opt("cpu", "cpu | cuda")
+    content: Sequence[str] = option_field((), "content image folder(s), comma-separated (searched recursively)")
+    style: Sequence[str] = option_field((), "style image folder(s); for johnson one style image file")
+    size: int = option_field(128, "crop size in pixels (images are first resized to short side 2*size)")
+    batch: int = option_field(4, "crops per step")
+    steps: int = option_field(2000, "train until this many steps in total (a resumed run continues counting)")
+    lr: Optional[float] = option_field(None, "Adam learning rate (default: 1e-4, johnson 1e-3)")
+    style_weight: Optional[float] = option_field(None, "style loss weight (default: the method's, see docs/feedforward.md)")
+    out: Optional[str] = option_field(None, "run folder for checkpoints and logs (default runs/METHOD)")
+    resume: bool = option_field(False, "continue from OUT/state.pt")
+    init: Optional[str] = option_field(None, "warm-start from a .safetensors model: copy every tensor whose name and shape match")
+    checkpoint_minutes: float = option_field(5.0, "minutes between checkpoints")
+    seed: int = option_field(0, "random seed (crops, flips, initial weights)")
+    threads: int = option_field(0, "CPU threads for torch (0: torch's default)")
+    precision: str = option_field("auto", "auto|bf16 (bf16 autocast) or fp32")
+    device: str = option_field("cpu", "cpu | cuda")
 
     def validate(self, method: str) -> None:
         registry.model_class(method)

@@ -6,7 +6,7 @@ import dataclasses
 import functools
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -18,6 +18,7 @@ from ..api import describe_input, metadata
 from ..errors import UsageError
 from ..gatys import autocast, pick_device
 from ..images import ImageLike, load_image, resize_long_side, to_pil, to_tensor
+from ..options import option_field
 from ..vgg import VGG, load_vgg
 from . import registry
 from .decoder import pad_to_multiple
@@ -28,25 +29,22 @@ COLORS = ("none", "luminance", "match")
 SHARED_WITH_GATYS = ("method", "size", "style_size", "style_blend", "color", "precision", "device")
 
 
-def _opt(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
-
 
 @dataclass
 class FeedForwardOptions:
     """Settings of one feed-forward stylization (mapped 1:1 to ``atelier transfer`` options)."""
 
-    method: str = _opt("adain", "adain | wct | sanet | johnson")
-    size: int = _opt(512, "long side of the output in pixels (larger inputs are shrunk)")
-    style_size: Optional[int] = _opt(None, "long side the style images are shrunk to (default: --size)")
-    alpha: float = _opt(1.0, "style strength in [0, 1] (0 gives back the content)")
-    style_blend: Optional[Sequence[float]] = _opt(None, "one weight per style image, comma-separated (normalised)")
-    sanet_w1: float = _opt(1.0, "SANet: weight W1 of the relu4_1 attention branch (local patterns)")
-    sanet_w2: float = _opt(1.0, "SANet: weight W2 of the relu5_1 attention branch (global layout)")
-    model: Optional[str] = _opt(None, "weights file (.safetensors) from `atelier train` (default: the shipped model)")
-    color: str = _opt("none", "colour preservation: none | luminance (keep content chroma) | match (recolour styles first)")
-    precision: str = _opt("auto", "auto (bf16 autocast) | bf16 | fp32")
-    device: str = _opt("auto", "auto | cpu | cuda")
+    method: str = option_field("adain", "adain | wct | sanet | johnson")
+    size: int = option_field(512, "long side of the output in pixels (larger inputs are shrunk)")
+    style_size: Optional[int] = option_field(None, "long side the style images are shrunk to (default: --size)")
+    alpha: float = option_field(1.0, "style strength in [0, 1] (0 gives back the content)")
+    style_blend: Optional[Sequence[float]] = option_field(None, "one weight per style image, comma-separated (normalised)")
+    sanet_w1: float = option_field(1.0, "SANet: weight W1 of the relu4_1 attention branch (local patterns)")
+    sanet_w2: float = option_field(1.0, "SANet: weight W2 of the relu5_1 attention branch (global layout)")
+    model: Optional[str] = option_field(None, "weights file (.safetensors) from `atelier train` (default: the shipped model)")
+    color: str = option_field("none", "colour preservation: none | luminance (keep content chroma) | match (recolour styles first)")
+    precision: str = option_field("auto", "auto (bf16 autocast) | bf16 | fp32")
+    device: str = option_field("auto", "auto | cpu | cuda")
 
     def validate(self, n_styles: int) -> None:
         """Raise ``UsageError`` for bad settings (``n_styles``: how many style images were given)."""

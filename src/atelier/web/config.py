@@ -18,11 +18,11 @@ many (:class:`StyleOptions.coarse_factor`). "Style strength" multiplies the styl
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field, replace
-from typing import Any, Optional
+from dataclasses import dataclass, replace
+from typing import Optional
 
 from ..errors import UsageError
-from ..options import COLOR_MODES, PRESETS, StyleOptions
+from ..options import COLOR_MODES, PRESETS, StyleOptions, option_field
 
 QUALITY: dict[str, dict[str, int]] = {
     "preview": {"size": 256, "iterations": 15, "levels": 2},
@@ -31,22 +31,19 @@ QUALITY: dict[str, dict[str, int]] = {
 }
 
 
-def _opt(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
-
 
 @dataclass
 class ServeOptions:
     """How ``atelier serve`` runs."""
 
-    host: str = _opt("127.0.0.1", "address to listen on (default: this machine only)")
-    port: int = _opt(7860, "TCP port")
-    concurrency: int = _opt(1, "jobs running at the same time (others wait in a queue)")
-    max_upload_mb: float = _opt(20.0, "largest accepted upload in megabytes")
-    max_pixels: int = _opt(40_000_000, "largest accepted upload in pixels (width x height)")
-    max_size: int = _opt(1024, "largest output long side a job may ask for")
-    max_jobs: int = _opt(100, "finished jobs (and their result files) kept before the oldest are deleted")
-    library: Optional[str] = _opt(None, "style library file for search and augmentation "
+    host: str = option_field("127.0.0.1", "address to listen on (default: this machine only)")
+    port: int = option_field(7860, "TCP port")
+    concurrency: int = option_field(1, "jobs running at the same time (others wait in a queue)")
+    max_upload_mb: float = option_field(20.0, "largest accepted upload in megabytes")
+    max_pixels: int = option_field(40_000_000, "largest accepted upload in pixels (width x height)")
+    max_size: int = option_field(1024, "largest output long side a job may ask for")
+    max_jobs: int = option_field(100, "finished jobs (and their result files) kept before the oldest are deleted")
+    library: Optional[str] = option_field(None, "style library file for search and augmentation "
                                         "(none given: $ATELIER_LIBRARY or ~/.cache/atelier/library.sqlite, when present)")
 
     def validate(self) -> "ServeOptions":
