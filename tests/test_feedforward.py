@@ -15,7 +15,7 @@ from atelier.feedforward import registry
 from atelier.feedforward.adain import adain, mean_std
 from atelier.feedforward.decoder import Decoder, pad_to_multiple
 from atelier.feedforward.sanet import SANetModel, StyleAttention
-from atelier.feedforward.transfer import FeedForwardOptions, stylize_tensor
+from atelier.feedforward.transfer import FeedForwardOptions, style_features, stylize_tensor
 from atelier.feedforward.wct import whiten_colour
 from atelier.images import to_tensor
 from atelier.train import LEARNING_RATES
@@ -66,7 +66,9 @@ def test_sanet_attention_rows_sum_to_one_and_shapes_hold_for_non_square_inputs()
     assert sa(content, style).shape == content.shape
     model = SANetModel().eval()
     with torch.no_grad():
-        out = model.stylize(load_vgg(), torch.rand(1, 3, 48, 80), [torch.rand(1, 3, 64, 32)], [1.0], w1=1.0, w2=0.5)
+        vgg = load_vgg()
+        style = vgg(torch.rand(1, 3, 64, 32), model.style_layers)
+        out = model.stylize(vgg, torch.rand(1, 3, 48, 80), [style], [1.0], w1=1.0, w2=0.5)
     assert out.shape == (1, 3, 48, 80)
 
 
@@ -182,6 +184,15 @@ def test_style_blend_and_colour_options_change_the_result(tiny_models, content_i
     from atelier.color import rgb_to_yiq
     chroma_error = lambda x: (rgb_to_yiq(x)[:, 1:] - rgb_to_yiq(c)[:, 1:]).abs().mean()
     assert chroma_error(lum) < 0.5 * chroma_error(one)
+
+
+def test_style_features_are_encoded_once_per_style_image(content_img, style_img):
+    vgg, s = load_vgg(), to_tensor(style_img)
+    first = style_features(vgg, s, ("relu4_1",))
+    assert style_features(vgg, s.clone(), ("relu4_1",)) is first  # same pixels: cached
+    assert torch.equal(first["relu4_1"], vgg(s, ["relu4_1"])["relu4_1"])
+    other = style_features(vgg, s.flip(-1), ("relu4_1",))
+    assert other is not first and not torch.equal(other["relu4_1"], first["relu4_1"])
 
 
 @pytest.mark.parametrize("args, message", [

@@ -63,9 +63,25 @@ def test_warm_start_copies_matching_tensors(tmp_path):
     adain = registry.build("adain")
     path = registry.save(adain, tmp_path / "adain.safetensors")
     sanet = registry.build("sanet")
-    copied = warm_start(sanet, str(path))
+    copied = warm_start(sanet, [str(path)])
     assert copied and all(k.startswith("decoder.") for k in copied)
     assert torch.equal(sanet.state_dict()[copied[0]], adain.state_dict()[copied[0]].half().float())
+
+
+def test_warm_start_merges_files_and_renames_prefixes(tmp_path):
+    from atelier.train import warm_start
+    deep, shallow = registry.build("wct", levels=(4,)), registry.build("wct", levels=(2, 1))
+    a = registry.save(deep, tmp_path / "deep.safetensors")
+    b = registry.save(shallow, tmp_path / "shallow.safetensors")
+    full = registry.build("wct", levels=(4, 2, 1))
+    copied = warm_start(full, [str(a), str(b)])
+    assert len(copied) == len(full.state_dict())  # the two partial runs make the whole model
+    adain = registry.build("adain")
+    copied = warm_start(adain, [str(a)], ["decoders.relu4_1.=decoder."])
+    assert len(copied) == len(adain.state_dict())
+    assert torch.equal(adain.decoder.net[1].weight, deep.decoders["relu4_1"].net[1].weight.half().float())
+    with pytest.raises(UsageError, match="no tensor"):
+        warm_start(registry.build("adain"), [str(b)])
 
 
 @pytest.mark.parametrize("method, args, message", [
@@ -74,6 +90,9 @@ def test_warm_start_copies_matching_tensors(tmp_path):
     ("adain", ["--content", "{tmp}/nowhere", "--style", "{style}"], "not a directory"),
     ("wct", ["--content", "{content}", "--size", "40"], "multiple of 16"),
     ("wct", ["--content", "{content}", "--style-weight", "3"], "reconstruction only"),
+    ("adain", ["--content", "{content}", "--style", "{style}", "--levels", "4"], "wct only"),
+    ("wct", ["--content", "{content}", "--levels", "6"], "among 1,2,3,4,5"),
+    ("wct", ["--content", "{content}", "--init-rename", "a=b"], "needs --init"),
     ("adain", ["--content", "{content}", "--style", "{style}", "--resume", "--out", "{tmp}/fresh"], "no checkpoint"),
     ("adain", ["--content", "{tmp}/empty", "--style", "{style}"], "no images found"),
 ])

@@ -58,7 +58,9 @@ class TrainOptions:
     style_weight: Optional[float] = option_field(None, "style loss weight (default: the method's, see docs/feedforward.md)")
     out: Optional[str] = option_field(None, "run folder for checkpoints and logs (default runs/METHOD)")
     resume: bool = option_field(False, "continue from OUT/state.pt")
-    init: Optional[str] = option_field(None, "warm-start from a .safetensors model: copy every tensor whose name and shape match")
+    init: Sequence[str] = option_field((), "warm-start from .safetensors model(s), comma-separated: copy every tensor whose name and shape match (later files win)")
+    init_rename: Sequence[str] = option_field((), "with --init: rename tensor-name prefixes OLD=NEW first, e.g. decoders.relu4_1.=decoder. (a WCT decoder into AdaIN)")
+    levels: Sequence[int] = option_field((), "wct only: the decoder levels to train, e.g. 4 or 5,3,2,1 (default all five)")
     checkpoint_minutes: float = option_field(5.0, "minutes between checkpoints")
     seed: int = option_field(0, "random seed (crops, flips, initial weights)")
     threads: int = option_field(0, "CPU threads for torch (0: torch's default)")
@@ -84,6 +86,14 @@ class TrainOptions:
             raise UsageError("--lr and --checkpoint-minutes must be positive")
         if self.resume and self.init:
             raise UsageError("--init starts a new run; it cannot be combined with --resume")
+        if self.init_rename and not self.init:
+            raise UsageError("--init-rename needs --init")
+        if any(r.count("=") != 1 for r in self.init_rename):
+            raise UsageError("--init-rename takes OLD=NEW prefix pairs")
+        if self.levels and method != "wct":
+            raise UsageError("--levels applies to wct only")
+        if any(level not in (1, 2, 3, 4, 5) for level in self.levels):
+            raise UsageError("--levels must be among 1,2,3,4,5")
         if method == "wct" and self.style_weight is not None:
             raise UsageError("wct decoders learn reconstruction only: --style-weight does not apply")
         if self.style_weight is not None and not self.style_weight >= 0:
@@ -94,17 +104,29 @@ class _Stop(Exception):
     """Raised from the SIGTERM handler so the loop checkpoints and exits."""
 
 
-def warm_start(model: torch.nn.Module, path: str) -> list[str]:
-    """Copy tensors with matching names and shapes from a saved model; return their names."""
+def warm_start(model: torch.nn.Module, paths: Sequence[str], rename: Sequence[str] = ()) -> list[str]:
+    """Copy tensors with matching names and shapes from saved models (later files win);
+    ``rename`` holds ``OLD=NEW`` prefix substitutions applied to the saved names first.
+    Return the names copied; ``UsageError`` if a file is missing or fits nothing."""
     from safetensors.torch import load_file
-    if not Path(path).is_file():
-        raise UsageError(f"--init: file not found: {path}")
-    state, own = load_file(path), model.state_dict()
-    copied = [k for k, v in state.items() if k in own and own[k].shape == v.shape]
-    if not copied:
-        raise UsageError(f"--init: no tensor of {path} fits this model")
-    model.load_state_dict({**own, **{k: state[k].float() for k in copied}})
-    return copied
+    pairs = [r.split("=", 1) for r in rename]
+    own, copied = model.state_dict(), {}
+    for path in paths:
+        if not Path(path).is_file():
+            raise UsageError(f"--init: file not found: {path}")
+        found = 0
+        for name, tensor in load_file(path).items():
+            for old, new in pairs:
+                if name.startswith(old):
+                    name = new + name[len(old):]
+                    break
+            if name in own and own[name].shape == tensor.shape:
+                copied[name] = tensor.float()
+                found += 1
+        if not found:
+            raise UsageError(f"--init: no tensor of {path} fits this model")
+    model.load_state_dict({**own, **copied})
+    return list(copied)
 
 
 def _truncate_log(log: Path, step: int) -> None:
@@ -160,10 +182,13 @@ def train(method: str, opts: TrainOptions, log: Callable[[str], None] = print) -
     torch.manual_seed(opts.seed)
     gen = torch.Generator().manual_seed(opts.seed)
 
-    config = {} if opts.style_weight is None else {"style_weight": opts.style_weight}
+    config: dict[str, Any] = {} if opts.style_weight is None else {"style_weight": opts.style_weight}
+    if opts.levels:
+        config["levels"] = tuple(opts.levels)
     model = registry.build(method, **config)
     if opts.init:
-        log(f"warm start: {len(warm_start(model, opts.init))} tensors from {opts.init}")
+        copied = warm_start(model, opts.init, opts.init_rename)
+        log(f"warm start: {len(copied)} tensors from {', '.join(opts.init)}")
     model.to(device).train()
     vgg = load_vgg().to(device)
     optim = torch.optim.Adam(model.parameters(), lr=opts.lr or LEARNING_RATES[method])

@@ -59,6 +59,7 @@ class AdaIN(nn.Module):
 
     method = "adain"
     layer = "relu4_1"
+    style_layers = (layer,)  # what ``stylize`` needs of each style image
 
     def __init__(self, style_weight: float = 10.0):
         super().__init__()
@@ -68,17 +69,14 @@ class AdaIN(nn.Module):
     def config(self) -> dict:
         return {"style_weight": self.style_weight}
 
-    def transfer_features(self, vgg: VGG, content: torch.Tensor, styles: Sequence[torch.Tensor],
-                          weights: Sequence[float], alpha: float) -> torch.Tensor:
-        """relu4_1 target: ``alpha * sum_k w_k AdaIN(f(c), f(s_k)) + (1 - alpha) f(c)``."""
-        fc = vgg(content, [self.layer])[self.layer].float()
-        mixed = sum(w * adain(fc, vgg(s, [self.layer])[self.layer]) for s, w in zip(styles, weights))
-        return alpha * mixed + (1 - alpha) * fc
-
-    def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[torch.Tensor],
+    def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[dict[str, torch.Tensor]],
                 weights: Sequence[float], alpha: float = 1.0, **_: float) -> torch.Tensor:
-        """Stylize a 1 x 3 x H x W content image (H, W multiples of 8) with blended styles."""
-        return self.decoder(self.transfer_features(vgg, content, styles, weights, alpha))
+        """Stylize a 1 x 3 x H x W content image (H, W multiples of 8) with blended styles,
+        given as their ``style_layers`` features: the decoder inverts the relu4_1 target
+        ``alpha * sum_k w_k AdaIN(f(c), f(s_k)) + (1 - alpha) f(c)``."""
+        fc = vgg(content, [self.layer])[self.layer].float()
+        mixed = sum(w * adain(fc, s[self.layer]) for s, w in zip(styles, weights))
+        return self.decoder(alpha * mixed + (1 - alpha) * fc)
 
     def training_loss(self, vgg: VGG, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
         """Losses for one batch of content crops paired with style crops (both N x 3 x S x S)."""

@@ -67,6 +67,7 @@ class Johnson(nn.Module):
     """A TransformerNet plus the loss that trains it for one style image."""
 
     method = "johnson"
+    style_layers: tuple[str, ...] = ()  # the style is in the weights
 
     def __init__(self, style_weight: float = 1.0, tv_weight: float = 0.0, width: int = 32, residuals: int = 5):
         super().__init__()
@@ -77,7 +78,7 @@ class Johnson(nn.Module):
     def config(self) -> dict:
         return dict(self.settings)
 
-    def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[torch.Tensor] = (),
+    def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[dict[str, torch.Tensor]] = (),
                 weights: Sequence[float] = (), alpha: float = 1.0, **_: float) -> torch.Tensor:
         """The learned style applied to ``content``; ``alpha`` < 1 mixes the content back in
         (pixel space). ``styles`` are ignored: the style is in the weights."""

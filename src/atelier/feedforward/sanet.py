@@ -70,6 +70,7 @@ class SANetModel(nn.Module):
     """SA modules at relu4_1 and relu5_1, the merge conv, and the relu4_1 decoder."""
 
     method = "sanet"
+    style_layers = ("relu4_1", "relu5_1")  # what ``stylize`` needs of each style image
 
     def __init__(self, content_weight: float = 1.0, style_weight: float = 3.0,
                  identity1: float = 50.0, identity2: float = 1.0):
@@ -91,14 +92,14 @@ class SANetModel(nn.Module):
         o5 = F.interpolate(self.sa5(content["relu5_1"], style["relu5_1"]), size=o4.shape[-2:], mode="nearest")
         return self.merge(w1 * o4 + w2 * o5)
 
-    def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[torch.Tensor],
+    def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[dict[str, torch.Tensor]],
                 weights: Sequence[float], alpha: float = 1.0, w1: float = 1.0, w2: float = 1.0,
                 **_: float) -> torch.Tensor:
-        """Stylize one content image (H, W multiples of 16); styles blended in feature space,
-        ``alpha`` blends toward the content's own (identity) transform."""
-        deep = ("relu4_1", "relu5_1")
-        fc = vgg(content, deep)
-        t = sum(w * self.transform(fc, vgg(s, deep), w1, w2) for s, w in zip(styles, weights))
+        """Stylize one content image (H, W multiples of 16) with styles given as their
+        ``style_layers`` features, blended in feature space; ``alpha`` blends toward the
+        content's own (identity) transform."""
+        fc = vgg(content, self.style_layers)
+        t = sum(w * self.transform(fc, s, w1, w2) for s, w in zip(styles, weights))
         if alpha < 1:
             t = alpha * t + (1 - alpha) * self.transform(fc, fc, w1, w2)
         return self.decoder(t)

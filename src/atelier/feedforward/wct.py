@@ -63,19 +63,19 @@ class WCT(nn.Module):
         super().__init__()
         self.levels = tuple(sorted(levels, reverse=True))
         self.decoders = nn.ModuleDict({relu_layer(level): Decoder(level) for level in self.levels})
+        self.style_layers = tuple(self.decoders)  # what ``stylize`` needs of each style image
 
     def config(self) -> dict:
         return {"levels": list(self.levels)}
 
-    def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[torch.Tensor],
+    def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[dict[str, torch.Tensor]],
                 weights: Sequence[float], alpha: float = 1.0, **_: float) -> torch.Tensor:
-        """Stylize one content image (H, W multiples of 16) with blended styles."""
-        layers = list(self.decoders)
-        style_feats = [vgg(s, layers) for s in styles]
+        """Stylize one content image (H, W multiples of 16) with blended styles, given as
+        their ``style_layers`` features."""
         x = content
         for layer, decoder in self.decoders.items():
             fc = vgg(x, [layer])[layer].float()
-            mixed = sum(w * whiten_colour(fc, f[layer]) for f, w in zip(style_feats, weights))
+            mixed = sum(w * whiten_colour(fc, f[layer]) for f, w in zip(styles, weights))
             x = decoder(alpha * mixed + (1 - alpha) * fc)
         return x
 
