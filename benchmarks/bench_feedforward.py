@@ -6,7 +6,9 @@
 
 Timing: each method stylizes one content image at ``--size`` long side (style image at the
 same size), after one warm-up run, in fp32 and under bf16 autocast; the median of
-``--repeats`` runs is printed. Weights come from ``--models DIR`` (``METHOD.safetensors``) or
+``--repeats`` runs is printed, once for a *new* style (the style is encoded too) and once for
+the *same* style again (its features come from ``transfer.style_features``' cache, the case of
+a batch, a video or the web page's preview). Weights come from ``--models DIR`` (``METHOD.safetensors``) or
 the models shipped in the package; a method with neither is timed with untrained weights
 (speed does not depend on training) and marked so.
 
@@ -29,7 +31,7 @@ import torch
 
 from atelier import api, metrics, samples
 from atelier.feedforward import registry
-from atelier.feedforward.transfer import FeedForwardOptions, stylize_tensor, transfer
+from atelier.feedforward.transfer import FeedForwardOptions, clear_style_cache, stylize_tensor, transfer
 from atelier.grid import make_grid
 from atelier.images import load_image, resize_long_side, save_image, to_tensor
 from atelier.vgg import load_vgg
@@ -46,12 +48,15 @@ def model_for(method: str, models: Path | None) -> tuple[torch.nn.Module, str, s
     return registry.build(method).eval().requires_grad_(False), "untrained (timing only)", None
 
 
-def time_method(model, content, style, precision: str, repeats: int) -> float:
-    vgg = load_vgg()
+def time_method(model, content, style, precision: str, repeats: int, same_style: bool) -> float:
+    vgg = load_vgg().to(memory_format=torch.channels_last)
+    model = model.to(memory_format=torch.channels_last)
     opts = FeedForwardOptions(precision=precision)
     stylize_tensor(model, vgg, content, [style], opts)  # warm-up
     runs = []
     for _ in range(repeats):
+        if not same_style:
+            clear_style_cache()
         t0 = time.perf_counter()
         stylize_tensor(model, vgg, content, [style], opts)
         runs.append(time.perf_counter() - t0)
@@ -77,13 +82,14 @@ def main() -> None:
     style = to_tensor(resize_long_side(samples.style("swirl", size=args.size), args.size))
     print(f"# feed-forward timing: {args.size} px long side, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
-    print(f"{'method':8} {'weights':26} {'fp32 s/img':>11} {'bf16 s/img':>11}")
+    print(f"{'method':8} {'weights':26} {'fp32 new style':>15} {'bf16 new style':>15} {'bf16 same style':>16}  (s/img)")
     paths = {}
     for m in methods:
         model, label, paths[m] = model_for(m, args.models)
-        fp32 = time_method(model, content, style, "fp32", args.repeats)
-        bf16 = time_method(model, content, style, "bf16", args.repeats)
-        print(f"{m:8} {label:26} {fp32:11.3f} {bf16:11.3f}")
+        fp32 = time_method(model, content, style, "fp32", args.repeats, same_style=False)
+        bf16 = time_method(model, content, style, "bf16", args.repeats, same_style=False)
+        again = time_method(model, content, style, "bf16", args.repeats, same_style=True)
+        print(f"{m:8} {label:26} {fp32:15.3f} {bf16:15.3f} {again:16.3f}")
 
     if args.pairs <= 0:
         return

@@ -122,6 +122,11 @@ def style_features(vgg: VGG, style: torch.Tensor, layers: Sequence[str]) -> dict
     return _style_cache[key]
 
 
+def clear_style_cache() -> None:
+    """Forget the styles :func:`style_features` remembers (e.g. to time a first use)."""
+    _style_cache.clear()
+
+
 def stylize_tensor(model: torch.nn.Module, vgg: VGG, content: torch.Tensor, styles: Sequence[torch.Tensor],
                    opts: FeedForwardOptions) -> torch.Tensor:
     """Stylize a 1 x 3 x H x W content tensor (0..1) with ``model``; returns 1 x 3 x H x W in 0..1.
