@@ -195,6 +195,21 @@ def test_style_features_are_encoded_once_per_style_image(content_img, style_img)
     assert other is not first and not torch.equal(other["relu4_1"], first["relu4_1"])
 
 
+def test_wct_levels_choose_the_transformed_levels(content_img, style_img):
+    torch.manual_seed(0)
+    full, only4 = registry.build("wct").eval(), registry.build("wct", levels=(4,)).eval()
+    vgg, c, s = load_vgg(), to_tensor(content_img)[..., :64, :64], to_tensor(style_img)[..., :64, :64]
+    feats = vgg(s, full.style_layers)
+    with torch.no_grad():
+        deep = full.stylize(vgg, c, [feats], [1.0], levels=(4,))
+        all_five = full.stylize(vgg, c, [feats], [1.0])
+        only4.decoders.load_state_dict({k: v for k, v in full.decoders.state_dict().items() if k.startswith("relu4_1.")})
+        assert torch.allclose(deep, only4.stylize(vgg, c, [feats], [1.0]))  # level 4 alone, same decoder
+    assert not torch.allclose(deep, all_five)
+    with pytest.raises(UsageError, match=r"no decoder for level\(s\) \[3\]"):
+        only4.stylize(vgg, c, [feats], [1.0], levels=(4, 3))
+
+
 @pytest.mark.parametrize("args, message", [
     (["--method", "adain", "--alpha", "1.5"], "alpha must be"),
     (["--method", "adain", "--model", "missing.safetensors"], "model file not found"),
@@ -202,6 +217,7 @@ def test_style_features_are_encoded_once_per_style_image(content_img, style_img)
     (["--method", "johnson", "--color", "match"], "built in"),
     (["--method", "nst"], "unknown feed-forward method"),
     (["--method", "adain", "--style-blend", "1,2"], "one weight per style"),
+    (["--method", "wct", "--wct-levels", "6,4"], "wct_levels must be"),
 ])
 def test_bad_settings_fail_with_one_line_and_no_output(args, message, images, tmp_path):
     out = tmp_path / "out.png"

@@ -43,6 +43,7 @@ class FeedForwardOptions:
     style_blend: Optional[Sequence[float]] = option_field(None, "one weight per style image, comma-separated (normalised)")
     sanet_w1: float = option_field(1.0, "SANet: weight W1 of the relu4_1 attention branch (local patterns)")
     sanet_w2: float = option_field(1.0, "SANet: weight W2 of the relu5_1 attention branch (global layout)")
+    wct_levels: Sequence[int] = option_field((4, 3, 2, 1), "WCT: levels to transform, coarse to fine, among 5,4,3,2,1 (relu5_1..relu1_1); see docs/feedforward.md for why 5 is off by default")
     model: Optional[str] = option_field(None, "weights file (.safetensors) from `atelier train` (default: the shipped model)")
     color: str = option_field("none", "colour preservation: none | luminance (keep content chroma) | match (recolour styles first)")
     precision: str = option_field("auto", "auto (bf16 autocast) | bf16 | fp32")
@@ -61,6 +62,9 @@ class FeedForwardOptions:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
                 raise UsageError(f"{name} must be a number in [{lo:g}, {hi:g}], got {v!r}")
+        if not self.wct_levels or any(v not in (1, 2, 3, 4, 5) for v in self.wct_levels) \
+                or len(set(self.wct_levels)) != len(self.wct_levels):
+            raise UsageError(f"wct_levels must be distinct values among 5,4,3,2,1, got {self.wct_levels!r}")
         if self.sanet_w1 + self.sanet_w2 == 0:
             raise UsageError("sanet_w1 and sanet_w2 cannot both be 0")
         if self.style_blend is not None:
@@ -143,7 +147,8 @@ def stylize_tensor(model: torch.nn.Module, vgg: VGG, content: torch.Tensor, styl
     with torch.no_grad(), autocast(x.device, "fp32" if opts.precision == "fp32" else "bf16"):
         feats = [style_features(vgg, s, model.style_layers) for s in styles]
         out = model.stylize(vgg, x.contiguous(memory_format=torch.channels_last), feats,
-                            opts.blend(len(styles)), alpha=opts.alpha, w1=opts.sanet_w1, w2=opts.sanet_w2)
+                            opts.blend(len(styles)), alpha=opts.alpha, w1=opts.sanet_w1, w2=opts.sanet_w2,
+                            levels=opts.wct_levels)
     out = out[..., :h, :w].float().clamp(0, 1)
     return color.combine_luminance(out, content) if opts.color == "luminance" else out
 

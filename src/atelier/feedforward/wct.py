@@ -13,11 +13,12 @@ feature positions, e.g. relu5_1 of a small image; flat regions) never blow up 1/
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 from torch import nn
 
+from ..errors import UsageError
 from ..losses import content_loss
 from ..vgg import VGG
 from .decoder import LEVELS, Decoder, relu_layer
@@ -69,11 +70,18 @@ class WCT(nn.Module):
         return {"levels": list(self.levels)}
 
     def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[dict[str, torch.Tensor]],
-                weights: Sequence[float], alpha: float = 1.0, **_: float) -> torch.Tensor:
+                weights: Sequence[float], alpha: float = 1.0, levels: Optional[Sequence[int]] = None,
+                **_: float) -> torch.Tensor:
         """Stylize one content image (H, W multiples of 16) with blended styles, given as
-        their ``style_layers`` features."""
+        their ``style_layers`` features, transforming at ``levels`` (default: all the
+        model's), always coarse to fine."""
+        chosen = self.levels if levels is None else tuple(sorted(levels, reverse=True))
+        missing = [level for level in chosen if level not in self.levels]
+        if missing:
+            raise UsageError(f"this WCT model has no decoder for level(s) {missing}; it has {list(self.levels)}")
         x = content
-        for layer, decoder in self.decoders.items():
+        for layer in map(relu_layer, chosen):
+            decoder = self.decoders[layer]
             fc = vgg(x, [layer])[layer].float()
             mixed = sum(w * whiten_colour(fc, f[layer]) for f, w in zip(styles, weights))
             x = decoder(alpha * mixed + (1 - alpha) * fc)
