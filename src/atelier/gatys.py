@@ -85,7 +85,7 @@ def fit_long_side(shape: Sequence[int], long_side: float) -> tuple[int, int]:
     return max(1, round(h * s)), max(1, round(w * s))
 
 
-def pyramid(size: tuple[int, int], levels: int, min_side: int = 64) -> list[tuple[int, int]]:
+def pyramid(size: tuple[int, int], levels: int, min_side: int = 48) -> list[tuple[int, int]]:
     """Sizes from coarse to fine, halving each level, never below ``min_side`` on the short side."""
     sizes = [size]
     for _ in range(levels - 1):
@@ -173,7 +173,7 @@ def stylize_tensor(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: 
         c = resize(content, size)
         if level > 0:  # upsampled coarse result + the content's detail the coarse level could not hold
             prev = sizes[level - 1]
-            x = (resize(x.detach(), size) + c - resize(resize(c, prev), size)).clamp(0, 1)
+            x = (resize(x.detach(), size) + opts.detail * (c - resize(resize(c, prev), size))).clamp(0, 1)
         # L-BFGS is invariant to a uniform rescaling of its variables except for its first
         # step, a plain gradient step of L1 length 1; optimizing y = x * scale makes that first
         # step change pixels by ~1/100 on average instead of ~1/numel, so no evaluations are wasted.

@@ -43,6 +43,18 @@ def option_field(default: Any, help: str) -> Any:
     """A dataclass field carrying its CLI/web help text (read by ``cli.common.dataclass_options``)."""
     return field(default=default, metadata={"help": help})
 
+STRENGTH_EXPONENT = 2.0
+
+
+def strength_factor(strength: float) -> float:
+    """The style-weight multiplier of ``--strength``: ``strength ** STRENGTH_EXPONENT``.
+
+    The exponent makes the scale perceptually even (0.5 visibly lighter, 2 visibly stronger);
+    see docs/gatys.md for the calibration.
+    """
+    return float(strength) ** STRENGTH_EXPONENT
+
+
 INITS = ("content", "noise", "style")  # or a path to an image file
 OPTIMIZERS = ("lbfgs", "adam")
 
@@ -62,7 +74,8 @@ class StyleOptions:
     style_layers: Optional[Sequence[str]] = option_field(None, "style layers, comma-separated (default: the preset's)")
     style_layer_weights: Optional[Sequence[float]] = option_field(None, "one weight per style layer, comma-separated")
     content_weight: float = option_field(1.0, "alpha: weight of the content loss")
-    style_weight: float = option_field(1.0, "beta: weight of the style loss")
+    style_weight: float = option_field(3.5, "beta: weight of the style loss, calibrated on the panel (experts; use --strength)")
+    strength: float = option_field(1.0, "style strength: 1 is the calibrated default, 0.5 visibly lighter, 2 visibly stronger")
     style_ratio: Optional[float] = option_field(None, "lambda in [0,1]: loss = (1-lambda) content + lambda style; overrides alpha/beta")
     tv_weight: float = option_field(0.0, "total-variation weight (smoothness)")
     style_blend: Optional[Sequence[float]] = option_field(None, "one blend weight per style image, comma-separated")
@@ -70,9 +83,10 @@ class StyleOptions:
     init: str = option_field("content", "initial image: content | noise | style | PATH")
     optimizer: str = option_field("lbfgs", "lbfgs | adam")
     lr: float = option_field(0.02, "Adam learning rate (images are 0..1)")
-    iterations: int = option_field(20, "optimizer evaluations at the finest pyramid level")
-    levels: int = option_field(3, "coarse-to-fine pyramid levels (each half the size of the next)")
-    coarse_factor: float = option_field(2.0, "each coarser level gets this many times more iterations")
+    detail: float = option_field(0.5, "fraction of the photo's fine detail added back at each upsampling (0..1)")
+    iterations: int = option_field(8, "optimizer evaluations at the finest pyramid level")
+    levels: int = option_field(4, "coarse-to-fine pyramid levels (each half the size of the next)")
+    coarse_factor: float = option_field(3.0, "each coarser level gets this many times more iterations")
     pooling: str = option_field("max", "max | avg pooling in VGG")
     color: str = option_field("none", "colour preservation: none | luminance | match")
     seed: int = option_field(0, "random seed (noise init, variants)")
@@ -116,6 +130,8 @@ class StyleOptions:
         finite("content_weight", 0)
         finite("style_weight", 0)
         finite("tv_weight", 0)
+        finite("strength", 0, 16)
+        finite("detail", 0, 1)
         finite("style_scale", 0, 8, lo_open=True)
         finite("lr", 0, 10, lo_open=True)
         finite("iterations", 1, 100_000)
@@ -154,10 +170,10 @@ class StyleOptions:
 
     @property
     def loss_weights(self) -> tuple[float, float]:
-        """(alpha, beta) after applying ``style_ratio`` if set."""
+        """(alpha, beta) after applying ``style_ratio`` if set; beta is scaled by ``strength_factor``."""
         if self.style_ratio is not None:
-            return 1.0 - self.style_ratio, self.style_ratio
-        return self.content_weight, self.style_weight
+            return 1.0 - self.style_ratio, self.style_ratio * strength_factor(self.strength)
+        return self.content_weight, self.style_weight * strength_factor(self.strength)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

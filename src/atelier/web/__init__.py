@@ -5,7 +5,16 @@ uploads), :mod:`.config` (server settings, page settings -> StyleOptions), :mod:
 (what a job runs), :mod:`.capabilities` (which optional features are installed).
 """
 
-from .app import create_app
+from typing import Any
+
 from .config import ServeOptions
 
 __all__ = ["create_app", "ServeOptions"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the FastAPI app only when asked, so ``atelier stylize`` never pays for it."""
+    if name == "create_app":
+        from .app import create_app
+        return create_app
+    raise AttributeError(name)

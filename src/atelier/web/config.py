@@ -5,14 +5,14 @@ Quality presets (the page's "fast preview / balanced / best"):
 =========  ====  ==========  ======
 preset     size  iterations  levels
 =========  ====  ==========  ======
-preview     256          15       2
-balanced    512          20       3
-best        768          40       3
+preview     256           8       3
+balanced    512           8       4   (the CLI default)
+best        768          16       4
 =========  ====  ==========  ======
 
-``iterations`` are L-BFGS evaluations at the finest level; each coarser level gets twice as
-many (:class:`StyleOptions.coarse_factor`). "Style strength" multiplies the style weight
-(beta) with the content weight fixed at 1.
+``iterations`` are L-BFGS evaluations at the finest level; each coarser level gets
+:class:`StyleOptions.coarse_factor` (3) times as many. "Style strength" is :class:`StyleOptions.strength`,
+the same calibrated knob as ``--strength`` (1 is the default, 0.5 lighter, 2 stronger).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from ..errors import UsageError
 from ..options import COLOR_MODES, PRESETS, StyleOptions, option_field
 
 QUALITY: dict[str, dict[str, int]] = {
-    "preview": {"size": 256, "iterations": 15, "levels": 2},
-    "balanced": {"size": 512, "iterations": 20, "levels": 3},
-    "best": {"size": 768, "iterations": 40, "levels": 3},
+    "preview": {"size": 256, "iterations": 8, "levels": 3},
+    "balanced": {"size": StyleOptions.size, "iterations": StyleOptions.iterations, "levels": StyleOptions.levels},
+    "best": {"size": 768, "iterations": 16, "levels": 4},
 }
 
 
@@ -79,7 +79,7 @@ class JobSettings:
     quality: str = "balanced"
     size: Optional[int] = None          # overrides the preset's size
     iterations: Optional[int] = None    # overrides the preset's iterations
-    strength: float = 1.0               # style weight multiplier
+    strength: float = 1.0               # StyleOptions.strength (1: the calibrated default)
     color: str = "none"
     seed: int = 0
     look: str = "classic"               # layer preset (StyleOptions.preset)
@@ -100,7 +100,7 @@ def style_options(s: JobSettings, max_size: int) -> StyleOptions:
         q["iterations"] = s.iterations
     if not 16 <= q["size"] <= max_size:
         raise UsageError(f"size must be between 16 and {max_size} pixels, got {q['size']}")
-    if not 0 < s.strength <= 100:
-        raise UsageError(f"style strength must be > 0 and <= 100, got {s.strength}")
-    opts = replace(StyleOptions(), preset=s.look, color=s.color, seed=s.seed, style_weight=s.strength, **q)
+    if not 0 < s.strength <= 16:
+        raise UsageError(f"style strength must be > 0 and <= 16, got {s.strength}")
+    opts = replace(StyleOptions(), preset=s.look, color=s.color, seed=s.seed, strength=s.strength, **q)
     return opts.resolved()
