@@ -37,11 +37,12 @@ import numpy as np
 from PIL import Image
 from skimage.exposure import match_histograms
 
+from . import starter, starter_library
 from .api import describe_input, stylize
 from .errors import UsageError
 from .gatys import ProgressFn
 from .images import ImageLike, load_image, resize_long_side
-from .library import Hit, StyleLibrary, default_library_path, file_sha256
+from .library import Hit, StyleLibrary, file_sha256
 from .options import StyleOptions
 
 LibraryLike = Union[StyleLibrary, str, os.PathLike, None]
@@ -136,10 +137,11 @@ class Candidates:
 
 
 def open_library(library: LibraryLike, aug: AugmentOptions) -> StyleLibrary:
-    """``library`` if already open, else the file it names (or ``aug.library``, or the default)."""
+    """``library`` if already open, else the file it names (or ``aug.library``, or the default,
+    or the starter library when there is no default one: :mod:`atelier.starter_library`)."""
     if isinstance(library, StyleLibrary):
         return library
-    return StyleLibrary.open(library or aug.library or default_library_path())
+    return StyleLibrary.open(library or aug.library or starter_library.default_or_starter()[0])
 
 
 def find_candidates(style: ImageLike, lib: StyleLibrary, aug: AugmentOptions, count: int) -> Candidates:
@@ -150,13 +152,14 @@ def find_candidates(style: ImageLike, lib: StyleLibrary, aug: AugmentOptions, co
     format) are skipped. Notes explain a short list: a library smaller than ``count``, or a
     threshold that excludes everything.
     """
+    style = starter.resolve(style)
     query = load_image(style)
     sha = file_sha256(Path(style)) if isinstance(style, (str, os.PathLike)) else None
     found = lib.search(lib.describe(query), count + COPY_SLACK, exclude_sha256=sha)
     copies = [h for h in found if h.distance < aug.min_distance]
     nearest = [h for h in found if h.distance >= aug.min_distance][:count]
     hits = [h for h in nearest if h.distance <= aug.threshold]
-    notes = []
+    notes = [starter_library.note()] if starter_library.is_starter(lib.path) else []
     if copies:
         notes.append(f"skipped {len(copies)} copies of the query (closer than {aug.min_distance:g}): "
                      + ", ".join(h.entry.label for h in copies))
@@ -234,6 +237,7 @@ def stylize_augmented(content: ImageLike, style: ImageLike, library: LibraryLike
     """
     aug = aug_options.validate()
     opts = (style_options or StyleOptions()).resolved()
+    style = starter.resolve(style)
     if aug.neighbours == 0:
         cands = Candidates(load_image(style), [], ["0 neighbours asked: plain style used"], "")
     else:
@@ -260,6 +264,7 @@ def stylize_variants(content: ImageLike, style: ImageLike, library: LibraryLike,
     opts = (style_options or StyleOptions()).resolved()
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise UsageError(f"number of variants must be a positive integer, got {n!r}")
+    style = starter.resolve(style)
     lib = open_library(library, aug)
     try:
         cands = find_candidates(style, lib, aug, max(aug.pool, aug.neighbours))
