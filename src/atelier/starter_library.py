@@ -42,14 +42,10 @@ def shipped_vectors(config: DescriptorConfig) -> Optional[np.ndarray]:
 
 
 def path() -> Path:
-    """Where the starter library lives (in the cache folder, else the temp folder)."""
+    """Where the starter library lives (in the cache folder; nothing is created)."""
     h = hashlib.sha256(str(starter.directory().resolve()).encode())
     h.update((starter.directory() / "paintings.json").read_bytes())
-    name = f"starter-library-{h.hexdigest()[:16]}.sqlite"
-    try:
-        return cache_dir() / name
-    except OSError:
-        return Path(tempfile.gettempdir()) / name
+    return cache_dir(create=False) / f"starter-library-{h.hexdigest()[:16]}.sqlite"
 
 
 def build(target: Path) -> Path:
@@ -75,9 +71,18 @@ def build(target: Path) -> Path:
 
 
 def ensure() -> Path:
-    """The starter library's file, built on first use."""
+    """The starter library's file, built on first use (in the temp folder if the cache folder
+    cannot be created)."""
     target = path()
-    return target if target.is_file() else build(target)
+    if target.is_file():
+        return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        target = Path(tempfile.gettempdir()) / target.name
+        if target.is_file():
+            return target
+    return build(target)
 
 
 def default_or_starter() -> tuple[Path, bool]:
