@@ -27,6 +27,7 @@ from .errors import AtelierError
 from .images import load_image
 from .library import StyleLibrary, default_library_path, file_sha256
 
+THRESHOLD = 6500.0  # augmentation threshold for this library: 69 % of its paintings have a neighbour within it
 NOTE = ("using the starter library ({n} paintings shipped with Atelier); "
         "index your own artworks with `atelier library build DIR`")
 

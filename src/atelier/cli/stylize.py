@@ -93,19 +93,21 @@ def stylize_cmd(content: str, styles: tuple[str, ...], output: str, quiet: bool,
 @click.option("-o", "--output-dir", default="atelier-demo", show_default=True, help="where to write the results")
 @click.option("--content", "content_name", default="astronaut", show_default=True,
               type=click.Choice(samples.CONTENTS), help="built-in sample photo")
-@click.option("--style", "style_name", default="swirl", show_default=True, type=click.Choice(samples.STYLES),
-              help="built-in procedural style")
+@click.option("--style", "style_name", default="starry-night", show_default=True,
+              help=f"a painting from `atelier styles`, or a procedural style ({', '.join(samples.STYLES)})")
 @click.option("--size", default=384, show_default=True, type=int, help="long side of the output")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar")
 def demo_cmd(output_dir: str, content_name: str, style_name: str, size: int, quiet: bool) -> None:
-    """Stylize a built-in sample photo with a built-in style: no files needed."""
+    """Stylize a built-in sample photo with a painting shipped with Atelier: no files needed."""
+    opts = StyleOptions(size=size).resolved()
+    style = samples.style(style_name) if style_name in samples.STYLES else load_image(starter.resolve(style_name))
     out_dir = Path(output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    content, style = samples.content(content_name), samples.style(style_name)
+    content = samples.content(content_name)
     with ProgressBar(quiet, desc="demo") as bar:
-        img = stylize(content, style, StyleOptions(size=size), progress=bar)
+        img = stylize(content, style, opts, progress=bar)
     result = out_dir / "stylized.png"
-    write_result(img, result, {"content": f"sample:{content_name}", "styles": [f"sample:{style_name}"]})
+    write_result(img, result, {"content": f"sample:{content_name}", "styles": [f"sample:{style_name}"]}, quiet)
     grid = make_grid([content, style, img], ["content", f"style: {style_name}", "atelier (gatys)"], cell=size)
     save_image(grid, out_dir / "grid.png")
     click.echo(f"wrote {result} and {out_dir / 'grid.png'}")
@@ -121,7 +123,7 @@ def presets_cmd(content: str | None, style: str | None, output: str, size: int, 
     """Run every layer preset on CONTENT and STYLE (default: built-in samples) and write a grid."""
     out = check_output(output)
     c = load_image(content) if content else samples.content()
-    s = load_image(style) if style else samples.style()
+    s = load_image(starter.resolve(style)) if style else samples.style()
     images, labels = [c, s], ["content", "style"]
     for name in PRESETS:
         with ProgressBar(quiet, desc=name) as bar:
