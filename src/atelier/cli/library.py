@@ -106,7 +106,7 @@ def add_cmd(paths: tuple[str, ...], db: Optional[str], metadata: Optional[str], 
 @db_option
 def remove_cmd(paths: tuple[str, ...], db: Optional[str]) -> None:
     """Drop the entries at PATHS (a folder drops everything under it)."""
-    with open_library(db) as lib:
+    with StyleLibrary.open(db_path(db)) as lib:  # never the starter library
         dropped = lib.remove(paths)
         click.echo(f"removed {len(dropped)} entries; {len(lib)} left")
 
