@@ -5,14 +5,19 @@ from __future__ import annotations
 import io
 import json
 import time
+import warnings
 
 import pytest
-from fastapi.testclient import TestClient
 from PIL import Image
+
+with warnings.catch_warnings():  # starlette deprecates its httpx-based client on import; it still works
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from fastapi.testclient import TestClient
 
 from atelier import starter
 from atelier.web.app import create_app
 from atelier.web.config import ServeOptions
+
 
 
 @pytest.fixture
