@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 with warnings.catch_warnings():  # starlette deprecates its httpx-based client on import; it still works
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
 from atelier import starter
