@@ -27,7 +27,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 LONG_SIDE = 768
 QUALITY = 85

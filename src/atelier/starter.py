@@ -23,9 +23,6 @@ from typing import Any, Optional
 
 from .errors import UsageError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
-
-
 @dataclass(frozen=True)
 class Painting:
     """One work of the starter collection."""
@@ -90,8 +87,8 @@ def get(slug: str) -> Painting:
 
 
 def looks_like_name(ref: str) -> bool:
-    """True for a bare word such as ``starry-night`` (no folder, no image suffix)."""
-    return "/" not in ref and os.sep not in ref and Path(ref).suffix.lower() not in IMAGE_SUFFIXES
+    """True for a bare word such as ``starry-night`` (no folder, no file extension)."""
+    return bool(ref) and not any(c in ref for c in ("/", os.sep, "."))
 
 
 def resolve(ref: Any) -> Any:
@@ -106,12 +103,3 @@ def resolve(ref: Any) -> Any:
     if looks_like_name(ref):
         return str(get(ref).path)
     return ref
-
-
-def label(ref: Any) -> Optional[str]:
-    """The slug of a path inside the collection, else None (for metadata and captions)."""
-    try:
-        path = Path(ref).resolve()
-    except TypeError:
-        return None
-    return next((p.slug for p in paintings() if p.path.resolve() == path), None)
