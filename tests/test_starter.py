@@ -87,7 +87,10 @@ def test_starter_library_built_on_first_use(first_use):
         assert all(file_sha256(starter.directory() / e.path.rsplit("/", 1)[1]) == e.sha256 for e in entries)
         hits = lib.search(lib.describe(starter.get("starry-night").path), 3)
         assert hits[0].entry.title == "The Starry Night" and hits[0].distance < 1.0  # its own stored vector
-    assert starter_library.default_or_starter() == (path, True)  # reused, not rebuilt
+    stamp = path.stat().st_mtime_ns
+    assert starter_library.default_or_starter() == (path, True) and path.stat().st_mtime_ns == stamp  # reused
+    path.write_bytes(b"damaged")
+    assert starter_library.ensure() == path and starter_library.usable(path)  # rebuilt
 
 
 def test_augment_works_on_first_use(first_use, content_img):

@@ -72,18 +72,25 @@ def build(target: Path) -> Path:
 
 
 def ensure() -> Path:
-    """The starter library's file, built on first use (in the temp folder if the cache folder
-    cannot be created)."""
+    """The starter library's file, built on first use or when damaged (in the temp folder if the
+    cache folder cannot be created)."""
     target = path()
-    if target.is_file():
-        return target
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError:
         target = Path(tempfile.gettempdir()) / target.name
-        if target.is_file():
-            return target
-    return build(target)
+    return target if usable(target) else build(target)
+
+
+def usable(target: Path) -> bool:
+    """True if ``target`` is a complete starter library (a damaged or partial file is rebuilt)."""
+    if not target.is_file():
+        return False
+    try:
+        with StyleLibrary.open(target) as lib:
+            return len(lib) == len(starter.paintings())
+    except AtelierError:
+        return False
 
 
 def default_or_starter() -> tuple[Path, bool]:
