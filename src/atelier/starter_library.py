@@ -4,7 +4,7 @@ When no library is named (no ``--db`` / ``--library``, no ``$ATELIER_LIBRARY``) 
 file ``~/.cache/atelier/library.sqlite`` does not exist, searches and ``--augment`` use this one,
 so they work on first use. It is written into the cache folder from the shipped descriptors
 (``assets/styles/descriptors.npy``, computed by ``tools/make_starter.py`` exactly as
-``atelier library build`` would), which takes milliseconds and no VGG pass; its file name
+``atelier library build`` would), which takes well under a second and no VGG pass; its file name
 carries a hash of the collection and of where it is installed, so a moved or updated package
 gets a fresh one. Should the shipped descriptors not fit this Atelier's descriptor settings,
 they are computed instead (a few seconds).
