@@ -10,7 +10,7 @@ from typing import Any, Optional, Sequence, Union
 import torch
 from PIL import Image
 
-from . import __version__
+from . import __version__, starter
 from .errors import UsageError
 from .gatys import ProgressFn, Region, stylize_tensor
 from .images import ImageLike, load_image, resize_long_side, to_pil, to_tensor
@@ -20,10 +20,9 @@ Styles = Union[ImageLike, Sequence[ImageLike]]
 
 
 def as_style_list(styles: Styles) -> list[ImageLike]:
-    """Accept one style (path, PIL, array, tensor) or a sequence of them."""
-    if isinstance(styles, (list, tuple)):
-        return list(styles)
-    return [styles]
+    """Accept one style (path, starter name, PIL, array, tensor) or a sequence of them;
+    starter names (``starry-night``) become their files (:func:`atelier.starter.resolve`)."""
+    return [starter.resolve(s) for s in (styles if isinstance(styles, (list, tuple)) else [styles])]
 
 
 def describe_input(src: Any) -> str:
@@ -41,6 +40,20 @@ def metadata(opts: StyleOptions, seconds: float, **extra: Any) -> dict[str, Any]
         "options": opts.to_dict(),
         **extra,
     }
+
+
+def upscale_record(photo: tuple[int, int], output: tuple[int, int]) -> dict[str, Any]:
+    """``{"upscaled": {"from": [w, h], "to": [W, H]}}`` when the output's long side exceeds the photo's, else ``{}``."""
+    return {"upscaled": {"from": list(photo), "to": list(output)}} if max(output) > max(photo) else {}
+
+
+def upscale_note(meta: dict[str, Any]) -> Optional[str]:
+    """The line telling the user the output is larger than the photo (from :func:`upscale_record`), or None."""
+    up = meta.get("upscaled")
+    if not up:
+        return None
+    (w, h), (ow, oh) = up["from"], up["to"]
+    return f"the output ({ow}x{oh}) is larger than the photo ({w}x{h}): upscaled to the long side asked for"
 
 
 def prepare(content: ImageLike, styles: Styles, opts: StyleOptions):
@@ -61,6 +74,8 @@ def stylize(content: ImageLike, styles: Styles, options: Optional[StyleOptions] 
             method: str = "gatys", feedforward: Any = None, **overrides: Any) -> Image.Image:
     """Repaint ``content`` in the style of ``styles`` (Gatys et al., coarse-to-fine).
 
+    ``options.size`` is the long side of the output for every method: a smaller photo is
+    upscaled (the metadata then holds ``upscaled``, see :func:`upscale_note`).
     ``method`` other than ``"gatys"`` (``"adain"``, ``"wct"``, ``"sanet"``, ``"johnson"``) runs a
     trained feed-forward network instead (docs/feedforward.md): ``options``' size, style_scale,
     style_blend, color, precision and device apply; ``feedforward`` (a
@@ -95,5 +110,6 @@ def stylize(content: ImageLike, styles: Styles, options: Optional[StyleOptions] 
         out.putalpha(alpha.resize(out.size, Image.LANCZOS))
     out.info["atelier"] = metadata(opts, time.perf_counter() - start, method="gatys",
                                    content=describe_input(content),
-                                   styles=[describe_input(x) for x in as_style_list(styles)])
+                                   styles=[describe_input(x) for x in as_style_list(styles)],
+                                   **upscale_record((c.shape[-1], c.shape[-2]), out.size))
     return out

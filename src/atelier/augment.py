@@ -37,11 +37,12 @@ import numpy as np
 from PIL import Image
 from skimage.exposure import match_histograms
 
+from . import starter, starter_library
 from .api import describe_input, stylize
 from .errors import UsageError
 from .gatys import ProgressFn
 from .images import ImageLike, load_image, resize_long_side
-from .library import Hit, StyleLibrary, default_library_path, file_sha256
+from .library import Hit, StyleLibrary, file_sha256
 from .options import StyleOptions
 
 LibraryLike = Union[StyleLibrary, str, os.PathLike, None]
@@ -133,13 +134,15 @@ class Candidates:
     hits: list[Hit]
     notes: list[str]
     library: str
+    threshold: Optional[float] = None  # the threshold applied, when not the options' one (starter library)
 
 
 def open_library(library: LibraryLike, aug: AugmentOptions) -> StyleLibrary:
-    """``library`` if already open, else the file it names (or ``aug.library``, or the default)."""
+    """``library`` if already open, else the file it names (or ``aug.library``, or the default,
+    or the starter library when there is no default one: :mod:`atelier.starter_library`)."""
     if isinstance(library, StyleLibrary):
         return library
-    return StyleLibrary.open(library or aug.library or default_library_path())
+    return StyleLibrary.open(library or aug.library or starter_library.default_or_starter()[0])
 
 
 def find_candidates(style: ImageLike, lib: StyleLibrary, aug: AugmentOptions, count: int) -> Candidates:
@@ -148,26 +151,34 @@ def find_candidates(style: ImageLike, lib: StyleLibrary, aug: AugmentOptions, co
     The query is never its own neighbour: entries holding the same file (by sha256) and
     entries closer than ``aug.min_distance`` (the same artwork at another size or in another
     format) are skipped. Notes explain a short list: a library smaller than ``count``, or a
-    threshold that excludes everything.
+    threshold that excludes everything. With the starter library and the default threshold,
+    :data:`atelier.starter_library.THRESHOLD` applies instead (its few paintings lie farther apart).
     """
+    style = starter.resolve(style)
     query = load_image(style)
     sha = file_sha256(Path(style)) if isinstance(style, (str, os.PathLike)) else None
     found = lib.search(lib.describe(query), count + COPY_SLACK, exclude_sha256=sha)
     copies = [h for h in found if h.distance < aug.min_distance]
     nearest = [h for h in found if h.distance >= aug.min_distance][:count]
-    hits = [h for h in nearest if h.distance <= aug.threshold]
-    notes = []
+    threshold, notes = aug.threshold, []
+    if starter_library.is_starter(lib.path):
+        notes.append(starter_library.note())
+        if aug.threshold == AugmentOptions().threshold:
+            threshold = starter_library.THRESHOLD
+            notes.append(f"threshold {threshold:g} for the starter library, whose paintings lie farther apart "
+                         "than a large library's (--threshold sets another)")
+    hits = [h for h in nearest if h.distance <= threshold]
     if copies:
         notes.append(f"skipped {len(copies)} copies of the query (closer than {aug.min_distance:g}): "
                      + ", ".join(h.entry.label for h in copies))
     if len(nearest) < count:
         notes.append(f"the library holds only {len(nearest)} other artworks ({count} asked)")
     if not hits:
-        notes.append(f"no artwork within threshold {aug.threshold:g} (nearest at {nearest[0].distance:.1f}): "
+        notes.append(f"no artwork within threshold {threshold:g} (nearest at {nearest[0].distance:.1f}): "
                      "plain style used" if nearest else "the library has no other artwork: plain style used")
     elif len(hits) < min(count, len(nearest)):
-        notes.append(f"{len(hits)} of {min(count, len(nearest))} nearest artworks lie within threshold {aug.threshold:g}")
-    return Candidates(query, hits, notes, str(lib.path))
+        notes.append(f"{len(hits)} of {min(count, len(nearest))} nearest artworks lie within threshold {threshold:g}")
+    return Candidates(query, hits, notes, str(lib.path), threshold)
 
 
 # --- stylization ---------------------------------------------------------------------
@@ -215,7 +226,8 @@ def stylize_with(content: ImageLike, candidates: Candidates, hits: Sequence[Hit]
     meta["method"] = "augmented" if used else "gatys"
     meta["styles"] = [style_name or "query"] + [h.entry.path for h in used]
     meta["augment"] = {
-        "library": candidates.library, "neighbours_asked": aug.neighbours, "threshold": aug.threshold,
+        "library": candidates.library, "neighbours_asked": aug.neighbours,
+        "threshold": aug.threshold if candidates.threshold is None else candidates.threshold,
         "recolor": aug.recolor, "query_weight": weights[0], "notes": notes,
         "neighbours": [{"id": h.entry.id, "path": h.entry.path, "artist": h.entry.artist, "title": h.entry.title,
                         "distance": round(h.distance, 3), "weight": w} for h, w in zip(used, weights[1:])],
@@ -234,6 +246,7 @@ def stylize_augmented(content: ImageLike, style: ImageLike, library: LibraryLike
     """
     aug = aug_options.validate()
     opts = (style_options or StyleOptions()).resolved()
+    style = starter.resolve(style)
     if aug.neighbours == 0:
         cands = Candidates(load_image(style), [], ["0 neighbours asked: plain style used"], "")
     else:
@@ -260,6 +273,7 @@ def stylize_variants(content: ImageLike, style: ImageLike, library: LibraryLike,
     opts = (style_options or StyleOptions()).resolved()
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise UsageError(f"number of variants must be a positive integer, got {n!r}")
+    style = starter.resolve(style)
     lib = open_library(library, aug)
     try:
         cands = find_candidates(style, lib, aug, max(aug.pool, aug.neighbours))

@@ -34,6 +34,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 import torch
 
+from .cache import cache_dir
 from .errors import UsageError
 from .images import ImageLike, load_image, resize_long_side, to_tensor
 from .metrics import STYLE_LAYERS, vgg_features
@@ -41,13 +42,6 @@ from .metrics import STYLE_LAYERS, vgg_features
 DESCRIPTOR_SIZE = 256
 DESCRIPTOR_VERSION = "meanstd-sqrt-v1"
 ALPHA = 1000.0
-
-
-def cache_dir() -> Path:
-    """Atelier's cache folder: ``$ATELIER_CACHE`` or ``~/.cache/atelier`` (created on demand)."""
-    path = Path(os.environ.get("ATELIER_CACHE", Path.home() / ".cache" / "atelier"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def descriptor_features(feats: dict[str, torch.Tensor]) -> np.ndarray:

@@ -16,6 +16,7 @@ directory and renames it, so an interrupted or failed run never leaves a half-wr
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -38,19 +39,33 @@ def _open(path: Path) -> Image.Image:
         raise UsageError(f"file not found: {path}")
     if path.is_dir():
         raise UsageError(f"expected an image file, got a directory: {path}")
+    return _decode(path, str(path))
+
+
+def _decode(src: Union[Path, io.BytesIO], name: str) -> Image.Image:
+    """Open and fully decode ``src``, refusing decompression bombs; ``name`` is used in errors."""
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(path)
+            img = Image.open(src)
             img.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UsageError(f"image too large (over {MAX_PIXELS:,} pixels): {path}") from None
+        raise UsageError(f"image too large (over {MAX_PIXELS:,} pixels): {name}") from None
     except UnidentifiedImageError:
-        raise UsageError(f"not an image file: {path}") from None
+        raise UsageError(f"not an image file: {name}") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise UsageError(f"cannot read image {path}: {exc}") from None
+        raise UsageError(f"cannot read image {name}: {exc}") from None
     return img
+
+
+def decode_bytes(data: bytes, name: str = "stdin") -> Image.Image:
+    """An image file's bytes (e.g. read from a pipe) as an 8-bit RGB(A) PIL image (alpha kept).
+
+    The same checks as :func:`load_image` on a path; ``UsageError`` when empty or unreadable."""
+    if not data:
+        raise UsageError(f"no image data on {name}")
+    return _decode(io.BytesIO(data), name)
 
 
 def _to_rgb8(img: Image.Image) -> tuple[Image.Image, Image.Image | None]:
@@ -151,6 +166,30 @@ def to_pil(t: torch.Tensor) -> Image.Image:
     return Image.fromarray(arr, "RGB")
 
 
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
+
+
+def _save_args(img: Image.Image, fmt: str, metadata: dict[str, Any] | None) -> tuple[Image.Image, dict[str, Any]]:
+    """The image to save in ``fmt`` and Pillow's save options (PNG metadata chunk, JPEG quality)."""
+    kwargs: dict[str, Any] = {}
+    if fmt == "PNG" and metadata:
+        info = PngImagePlugin.PngInfo()
+        info.add_text("atelier", json.dumps(metadata, default=str))
+        kwargs["pnginfo"] = info
+    if fmt == "JPEG":
+        img = img.convert("RGB")
+        kwargs["quality"] = 95
+    return img, kwargs
+
+
+def encode_png(img: Image.Image, metadata: dict[str, Any] | None = None) -> bytes:
+    """``img`` as PNG bytes, with ``metadata`` as an ``atelier`` text chunk (as :func:`save_image` writes)."""
+    img, kwargs = _save_args(img, "PNG", metadata)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", **kwargs)
+    return buf.getvalue()
+
+
 def save_image(img: Image.Image, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
     """Write ``img`` atomically to ``path``; PNGs get ``metadata`` as an ``atelier`` text chunk.
 
@@ -162,24 +201,16 @@ def save_image(img: Image.Image, path: str | os.PathLike, metadata: dict[str, An
     if not parent.is_dir():
         raise UsageError(f"output directory does not exist: {parent}")
     ext = path.suffix.lower()
-    formats = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
-    if ext not in formats:
-        raise UsageError(f"unsupported output format {ext or '(none)'!r}; use one of {', '.join(formats)}")
-    kwargs: dict[str, Any] = {}
-    if formats[ext] == "PNG" and metadata:
-        info = PngImagePlugin.PngInfo()
-        info.add_text("atelier", json.dumps(metadata, default=str))
-        kwargs["pnginfo"] = info
-    if formats[ext] == "JPEG":
-        img = img.convert("RGB")
-        kwargs["quality"] = 95
+    if ext not in FORMATS:
+        raise UsageError(f"unsupported output format {ext or '(none)'!r}; use one of {', '.join(FORMATS)}")
+    img, kwargs = _save_args(img, FORMATS[ext], metadata)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
     except OSError as exc:
         raise AtelierError(f"cannot write to {parent}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            img.save(fh, format=formats[ext], **kwargs)
+            img.save(fh, format=FORMATS[ext], **kwargs)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except OSError as exc:

@@ -1,8 +1,8 @@
 """Built-in sample images that need no download.
 
 Content photos come from scikit-image's bundled data (``astronaut``, ``coffee``, ``chelsea``,
-``rocket``, ...). Styles are generated procedurally, so nothing is fetched and no artwork is
-copied into the project:
+``rocket``, ...). The styles here are generated procedurally (nothing is fetched); real
+paintings ship as the starter collection (:mod:`atelier.starter`):
 
 ``swirl``
     Line-integral convolution of coloured noise along a set of vortices, in a warm/cool

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import click
 from PIL import Image
@@ -11,9 +11,10 @@ from PIL import Image
 from ..augment import AugmentOptions, stylize_augmented, stylize_variants
 from ..errors import UsageError
 from ..grid import make_grid
-from ..images import load_image, save_image
+from ..images import ImageLike, load_image, save_image
 from ..options import StyleOptions
-from .common import ProgressBar, check_output, dataclass_from_kwargs, dataclass_options, write_result
+from .common import (ProgressBar, announce, check_output, dataclass_from_kwargs, dataclass_options, is_stdout,
+                     write_result)
 
 
 def split_options(kwargs: dict[str, Any]) -> tuple[AugmentOptions, StyleOptions]:
@@ -22,23 +23,26 @@ def split_options(kwargs: dict[str, Any]) -> tuple[AugmentOptions, StyleOptions]
     return aug, dataclass_from_kwargs(StyleOptions, kwargs).resolved()
 
 
-def report(img: Image.Image) -> None:
-    """Print the neighbours an augmented result used, and its notes on stderr."""
+def report(img: Image.Image, neighbours: bool = True, err: bool = False) -> None:
+    """Print an augmented result's notes on stderr and (if ``neighbours``) the neighbours it
+    used (on stderr with ``err``)."""
     rec = img.info["atelier"].get("augment", {})
     for note in rec.get("notes", []):
         click.echo(f"atelier: note: {note}", err=True)
-    for n in rec.get("neighbours", []):
-        click.echo(f"  neighbour {n['distance']:8.1f}  w={n['weight']:.3f}  {n['artist']} - {n['title']}  ({n['path']})")
+    for n in rec.get("neighbours", []) if neighbours else []:
+        click.echo(f"  neighbour {n['distance']:8.1f}  w={n['weight']:.3f}  {n['artist']} - {n['title']}  ({n['path']})",
+                   err=err)
 
 
-def run_augmented(content: str, style: str, out: Path, aug: AugmentOptions, opts: StyleOptions, quiet: bool) -> None:
-    """Stylize, write ``out`` plus its JSON, and print what was used (shared with ``stylize --augment``)."""
+def run_augmented(content: ImageLike, style: str, out: Path, aug: AugmentOptions, opts: StyleOptions, quiet: bool,
+                  as_json: bool = False, extra: Optional[dict[str, Any]] = None) -> None:
+    """Stylize, write ``out`` plus its JSON (``extra`` added to the metadata), and print what was
+    used (shared with ``stylize --augment``)."""
     with ProgressBar(quiet, desc="augment") as bar:
         img = stylize_augmented(content, style, None, aug, opts, progress=bar)
-    write_result(img, out)
-    report(img)
-    if not quiet:
-        click.echo(f"wrote {out} ({img.info['atelier']['seconds']:.1f} s)")
+    write_result(img, out, extra)
+    report(img, neighbours=not as_json, err=is_stdout(out))
+    announce(img, out, f"wrote {out} ({img.info['atelier']['seconds']:.1f} s)", quiet, as_json)
 
 
 @click.command("augment")

@@ -1,8 +1,9 @@
-"""Shared CLI plumbing: dataclass -> click options, progress bars, writing outputs."""
+"""Shared CLI plumbing: dataclass -> click options, progress bars, pipes, writing outputs, JSON."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import tempfile
 import typing
 from pathlib import Path
@@ -12,9 +13,14 @@ import click
 from PIL import Image
 from tqdm import tqdm
 
+from ..api import upscale_note
 from ..errors import AtelierError, UsageError
 from ..gatys import Progress
-from ..images import save_image, write_json
+from ..images import ImageLike, decode_bytes, encode_png, save_image, write_json
+
+STDIO = "-"  # CONTENT read from stdin, -o written to stdout
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="print one JSON document on stdout and nothing else (errors stay on stderr)")
 
 
 def _field_type(hint: Any) -> tuple[str, Any]:
@@ -106,8 +112,24 @@ class ProgressBar:
         self.close()
 
 
-def check_output(path: str) -> Path:
-    """Validate an output path before any work starts (directory exists, format known)."""
+def read_content(ref: str) -> ImageLike:
+    """A CONTENT argument: ``-`` reads the image file from stdin, anything else is a path."""
+    if ref != STDIO:
+        return ref
+    return decode_bytes(click.get_binary_stream("stdin").read(), "stdin")
+
+
+def is_stdout(path: Path | str) -> bool:
+    return str(path) == STDIO
+
+
+def check_output(path: str, as_json: bool = False) -> Path:
+    """Validate an output path before any work starts (directory exists, format known).
+    ``-`` means PNG bytes on stdout (not together with ``--json``, which needs stdout)."""
+    if path == STDIO:
+        if as_json:
+            raise UsageError("--json and -o - both need stdout: give -o a file name")
+        return Path(STDIO)
     p = Path(path)
     if p.is_dir():
         raise UsageError(f"output is a directory, expected a file name: {p}")
@@ -123,10 +145,50 @@ def check_output(path: str) -> Path:
     return p
 
 
-def write_result(img: Image.Image, path: Path, extra: Optional[dict[str, Any]] = None) -> dict[str, Any]:
-    """Save ``img`` atomically with its metadata in a PNG text chunk and in ``PATH.json``."""
+def sidecar(path: Path) -> Optional[Path]:
+    """The metadata file written beside an output (none for stdout)."""
+    return None if is_stdout(path) else path.with_suffix(path.suffix + ".json")
+
+
+def write_result(img: Image.Image, path: Path, extra: Optional[dict[str, Any]] = None,
+                 quiet: bool = False) -> dict[str, Any]:
+    """Save ``img`` atomically with its metadata in a PNG text chunk and in ``PATH.json``;
+    ``-`` writes the PNG (metadata in its text chunk) to stdout instead, in one piece.
+    Notes (the output is larger than the photo) go to stderr unless ``quiet``."""
     meta = dict(img.info.get("atelier", {}))
     meta.update(extra or {})
-    save_image(img, path, meta)
-    write_json(path.with_suffix(path.suffix + ".json"), meta)
+    if is_stdout(path):
+        data = encode_png(img, meta)
+        out = click.get_binary_stream("stdout")
+        out.write(data)
+        out.flush()
+    else:
+        save_image(img, path, meta)
+        write_json(sidecar(path), meta)
+    img.info["atelier"] = meta
+    note = upscale_note(meta)
+    if note and not quiet:
+        click.echo(f"atelier: note: {note}", err=True)
     return meta
+
+
+def emit_json(doc: Any) -> None:
+    """Print ``doc`` as the one JSON document on stdout."""
+    click.echo(json.dumps(doc, default=str))
+
+
+def result_document(img: Image.Image, path: Path) -> dict[str, Any]:
+    """What ``--json`` prints for a written result: paths, pixel size, then its metadata record
+    (settings, versions, timing, notes)."""
+    side = sidecar(path)
+    return {"output": str(path), "sidecar": str(side) if side else None, "width": img.width, "height": img.height,
+            **img.info.get("atelier", {})}
+
+
+def announce(img: Image.Image, path: Path, text: str, quiet: bool = False, as_json: bool = False) -> None:
+    """Report a written result: the JSON document with ``as_json``, else ``text`` (unless
+    ``quiet``), on stderr when stdout holds the image."""
+    if as_json:
+        emit_json(result_document(img, path))
+    elif not quiet:
+        click.echo(text, err=is_stdout(path))

@@ -8,12 +8,13 @@ from typing import Any, Optional
 import click
 from tqdm import tqdm
 
+from .. import starter, starter_library
 from ..descriptors import DescriptorConfig
 from ..errors import UsageError
 from ..grid import make_grid
 from ..images import load_image, save_image
 from ..library import StyleLibrary, UpdateReport, default_library_path, file_sha256, read_metadata_csv
-from .common import check_output, dataclass_from_kwargs, dataclass_options
+from .common import check_output, dataclass_from_kwargs, dataclass_options, emit_json, json_option
 
 db_option = click.option("--db", default=None, metavar="PATH",
                          help="library file [default: $ATELIER_LIBRARY or ~/.cache/atelier/library.sqlite]")
@@ -25,8 +26,14 @@ def db_path(db: Optional[str]) -> Path:
 
 
 def open_library(db: Optional[str]) -> StyleLibrary:
-    """Open an existing library for reading."""
-    return StyleLibrary.open(db_path(db))
+    """Open an existing library for reading: ``--db``, else the default one, else (with a note
+    on stderr) the starter library of the paintings shipped with Atelier."""
+    if db:
+        return StyleLibrary.open(db_path(db))
+    path, is_starter = starter_library.default_or_starter()
+    if is_starter:
+        click.echo(f"atelier: note: {starter_library.note()}", err=True)
+    return StyleLibrary.open(path)
 
 
 def _descriptor_config(kwargs: dict[str, Any]) -> Optional[DescriptorConfig]:
@@ -99,7 +106,7 @@ def add_cmd(paths: tuple[str, ...], db: Optional[str], metadata: Optional[str], 
 @db_option
 def remove_cmd(paths: tuple[str, ...], db: Optional[str]) -> None:
     """Drop the entries at PATHS (a folder drops everything under it)."""
-    with open_library(db) as lib:
+    with StyleLibrary.open(db_path(db)) as lib:  # never the starter library
         dropped = lib.remove(paths)
         click.echo(f"removed {len(dropped)} entries; {len(lib)} left")
 
@@ -145,9 +152,13 @@ def info_cmd(db: Optional[str]) -> None:
 @click.option("--threshold", default=None, type=float, help="largest distance shown [default: none]")
 @click.option("-o", "--sheet", default="neighbours.png", show_default=True, help="contact sheet to write")
 @click.option("--cell", default=192, show_default=True, type=int, help="contact sheet cell size (px)")
-def search_cmd(style: str, db: Optional[str], k: int, threshold: Optional[float], sheet: str, cell: int) -> None:
-    """Print the artworks nearest in style to STYLE and write a contact sheet."""
+@json_option
+def search_cmd(style: str, db: Optional[str], k: int, threshold: Optional[float], sheet: str, cell: int,
+               as_json: bool) -> None:
+    """Print the artworks nearest in style to STYLE (an image file or a name from `atelier styles`)
+    and write a contact sheet."""
     out = check_output(sheet)
+    style = starter.resolve(style)
     with open_library(db) as lib:
         if k < 1:
             raise UsageError(f"-k must be >= 1, got {k}")
@@ -158,11 +169,17 @@ def search_cmd(style: str, db: Optional[str], k: int, threshold: Optional[float]
             click.echo(f"note: the library holds only {len(lib)} artworks", err=True)
         if not hits:
             click.echo(f"no artwork within distance {threshold:g}", err=True)
-        for rank, h in enumerate(hits, 1):
-            click.echo(f"{rank}\t{h.distance:.1f}\t{h.entry.artist}\t{h.entry.title}\t{h.entry.path}")
         images = [query] + [load_image(h.entry.path) for h in hits]
         labels = ["query"] + [f"{i}. {h.distance:.0f} {h.entry.label}" for i, h in enumerate(hits, 1)]
         save_image(make_grid(images, labels, cols=min(len(images), 6), cell=cell), out)
+        if as_json:
+            return emit_json({"query": style, "library": str(lib.path), "k": k, "threshold": threshold,
+                              "sheet": str(out), "hits": [
+                                  {"rank": i, "distance": round(h.distance, 3), "id": h.entry.id,
+                                   "artist": h.entry.artist, "title": h.entry.title, "path": h.entry.path}
+                                  for i, h in enumerate(hits, 1)]})
+        for rank, h in enumerate(hits, 1):
+            click.echo(f"{rank}\t{h.distance:.1f}\t{h.entry.artist}\t{h.entry.title}\t{h.entry.path}")
         click.echo(f"wrote {out}")
 
 

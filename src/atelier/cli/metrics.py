@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Optional
 
 import click
 
-from .. import metrics
+from .. import metrics, starter
 
 
 @click.command("metrics")
@@ -16,7 +17,8 @@ from .. import metrics
 @click.option("--style", type=str, help="style image: adds style distance")
 @click.option("--mask", type=str, help="grayscale mask image (white = region) restricting the distances")
 @click.option("--size", default=512, show_default=True, type=int, help="long side at which distances are measured")
-@click.option("--json", "as_json", is_flag=True, help="print one JSON object instead of a table")
+@click.option("--json", "as_json", is_flag=True,
+              help="print one JSON object (the metrics, the paths and settings, the time taken) instead of a table")
 def metrics_cmd(image: str, content: Optional[str], style: Optional[str], mask: Optional[str], size: int,
                 as_json: bool) -> None:
     """Print IMAGE's gradient magnitude and FFT 0.9-quantile, and its distances to CONTENT/STYLE.
@@ -25,6 +27,8 @@ def metrics_cmd(image: str, content: Optional[str], style: Optional[str], mask: 
     """
     from ..images import load_image
 
+    start = time.perf_counter()
+    style = starter.resolve(style) if style else None
     img = load_image(image)
     m = load_image(mask).convert("L") if mask else None
     if m is not None:
@@ -36,7 +40,9 @@ def metrics_cmd(image: str, content: Optional[str], style: Optional[str], mask: 
         values["content_distance"] = metrics.content_distance(img, content, size=size, mask=m)
         values["ssim"] = metrics.ssim_to_content(img, content)
     if as_json:
-        click.echo(json.dumps({k: round(v, 6) for k, v in values.items()}))
+        click.echo(json.dumps({**{k: round(v, 6) for k, v in values.items()}, "image": image, "content": content,
+                               "style": style, "mask": mask, "size": size,
+                               "seconds": round(time.perf_counter() - start, 3)}))
     else:
         for k, v in values.items():
             click.echo(f"{k:18s} {v:.6g}")

@@ -11,10 +11,10 @@ from PIL import Image
 
 from ..augment import AugmentOptions
 from ..errors import UsageError
-from ..images import save_image
+from ..images import ImageLike, save_image
 from ..options import StyleOptions
 from ..portrait import PortraitOptions, portrait_masks, stylize_portrait
-from .common import ProgressBar, check_output, dataclass_from_kwargs, dataclass_options, write_result
+from .common import ProgressBar, announce, check_output, dataclass_from_kwargs, dataclass_options, write_result
 
 
 def mask_image(mask: np.ndarray) -> Image.Image:
@@ -52,24 +52,26 @@ def portrait_cmd(content: str, styles: tuple[str, ...], output: str, save_mask: 
                  check_output(save_mask) if save_mask else None)
 
 
-def run_portrait(content: str, styles: tuple[str, ...], out: Path, popts: PortraitOptions, opts: StyleOptions,
-                 aug: AugmentOptions, quiet: bool, mask_out: Optional[Path] = None) -> None:
-    """Run portrait mode and write the result (and the mask when ``mask_out`` is given)."""
+def run_portrait(content: ImageLike, styles: tuple[str, ...], out: Path, popts: PortraitOptions, opts: StyleOptions,
+                 aug: AugmentOptions, quiet: bool, mask_out: Optional[Path] = None, as_json: bool = False,
+                 extra: Optional[dict[str, Any]] = None) -> None:
+    """Run portrait mode and write the result (``extra`` added to its metadata; the mask too
+    when ``mask_out`` is given)."""
     if mask_out is not None and mask_out.resolve() == out.resolve():
         raise UsageError("--save-mask must differ from the output path")
     masks = portrait_masks(content, opts.size, popts)
     if not masks.found and not popts.require_person and not quiet:
-        click.echo(f"atelier: no person found in {content}; stylizing the whole image normally", err=True)
+        where = content if isinstance(content, (str, Path)) else "the photo"
+        click.echo(f"atelier: no person found in {where}; stylizing the whole image normally", err=True)
     with ProgressBar(quiet, desc=f"portrait ({popts.portrait_mode})") as bar:
         img = stylize_portrait(content, list(styles), popts, opts, progress=bar, masks=masks, augment=aug)
-    write_result(img, out)
+    write_result(img, out, extra, quiet)
     if mask_out is not None:
         save_image(mask_image(masks.person), mask_out)
-    if not quiet:
-        info = img.info["atelier"]
-        faces = info["portrait"]["faces"]
-        click.echo(f"wrote {out} ({info['seconds']:.1f} s; {faces} face{'s' * (faces != 1)} protected)"
-                   + (f" and {mask_out}" if mask_out else ""))
+    info = img.info["atelier"]
+    faces = info["portrait"]["faces"]
+    announce(img, out, f"wrote {out} ({info['seconds']:.1f} s; {faces} face{'s' * (faces != 1)} protected)"
+             + (f" and {mask_out}" if mask_out else ""), quiet, as_json)
 
 
 COMMANDS = [portrait_cmd]

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .. import samples
+from .. import samples, starter
 from ..api import stylize
 from ..augment import AugmentOptions
 from ..errors import UsageError
@@ -21,7 +21,8 @@ from ..portrait import PortraitOptions
 from ..vgg import layer_names
 from .augment import run_augmented
 from .portrait import run_portrait
-from .common import ProgressBar, check_output, dataclass_from_kwargs, dataclass_options, write_result
+from .common import (STDIO, ProgressBar, announce, check_output, dataclass_from_kwargs, dataclass_options, is_stdout,
+                     json_option, read_content, write_result)
 
 
 def _snapshotter(out: Path, every: int):
@@ -38,8 +39,9 @@ def _snapshotter(out: Path, every: int):
 @click.command("stylize")
 @click.argument("content", type=str)
 @click.argument("styles", type=str, nargs=-1, required=True)
-@click.option("-o", "--output", required=True, help="output image (.png, .jpg, .webp, .tif)")
+@click.option("-o", "--output", required=True, help="output image (.png, .jpg, .webp, .tif); - writes PNG to stdout")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar")
+@json_option
 @dataclass_options(StyleOptions)
 @click.option("--augment", default=0, show_default=True, type=int, metavar="K",
               help="widen the style with its K nearest style-library artworks (docs/library.md); 0: off")
@@ -49,53 +51,63 @@ def _snapshotter(out: Path, every: int):
 @dataclass_options(FeedForwardOptions, exclude=SHARED_WITH_GATYS)
 @click.option("--portrait", is_flag=True,
               help="portrait mode with its default settings (`atelier portrait` has all of them; docs/portrait.md)")
-def stylize_cmd(content: str, styles: tuple[str, ...], output: str, quiet: bool, augment: int, method: str,
-                portrait: bool, **kwargs: Any) -> None:
-    """Repaint CONTENT in the style of STYLE [STYLE...] (Gatys et al., coarse-to-fine)."""
+def stylize_cmd(content: str, styles: tuple[str, ...], output: str, quiet: bool, as_json: bool, augment: int,
+                method: str, portrait: bool, **kwargs: Any) -> None:
+    """Repaint CONTENT in the style of STYLE [STYLE...] (Gatys et al., coarse-to-fine).
+
+    CONTENT may be - (read from stdin). A STYLE is an image file or the name of a painting
+    shipped with Atelier (`atelier styles` lists them), e.g. starry-night.
+    """
     opts = dataclass_from_kwargs(StyleOptions, kwargs).resolved()
-    out = check_output(output)
+    out = check_output(output, as_json)
     if augment < 0:
         raise UsageError(f"--augment must be >= 0, got {augment}")
     if augment and method != "gatys":
         raise UsageError("--augment works with --method gatys only")
+    if opts.save_every and is_stdout(out):
+        raise UsageError("--save-every writes files beside the output: give -o a file name")
+    styles = tuple(starter.resolve(s) for s in styles)  # unknown names fail before the photo is read
+    photo = read_content(content)
+    extra = {"content": "stdin"} if content == STDIO else None
     if portrait:
         if method != "gatys":
             raise UsageError("--portrait with a feed-forward method: use `atelier portrait --backend sanet`")
         aug = dataclass_from_kwargs(AugmentOptions, kwargs, base=AugmentOptions(neighbours=augment)).validate()
-        return run_portrait(content, styles, out, PortraitOptions(), opts, aug, quiet)
+        return run_portrait(photo, styles, out, PortraitOptions(), opts, aug, quiet, as_json=as_json, extra=extra)
     if augment:
         if len(styles) != 1:
             raise UsageError("--augment widens exactly one style image; give one STYLE")
         aug = dataclass_from_kwargs(AugmentOptions, kwargs, base=AugmentOptions(neighbours=augment)).validate()
-        return run_augmented(content, styles[0], out, aug, opts, quiet)
+        return run_augmented(photo, styles[0], out, aug, opts, quiet, as_json=as_json, extra=extra)
     if method != "gatys":
-        img = stylize(content, list(styles), opts, method=method,
+        img = stylize(photo, list(styles), opts, method=method,
                       feedforward=dataclass_from_kwargs(FeedForwardOptions, kwargs))
     else:
         with ProgressBar(quiet, snapshot=_snapshotter(out, opts.save_every)) as bar:
-            img = stylize(content, list(styles), opts, progress=bar)
-    write_result(img, out)
-    if not quiet:
-        click.echo(f"wrote {out} ({img.info['atelier']['seconds']:.1f} s)")
+            img = stylize(photo, list(styles), opts, progress=bar)
+    write_result(img, out, extra)
+    announce(img, out, f"wrote {out} ({img.info['atelier']['seconds']:.1f} s)", quiet, as_json)
 
 
 @click.command("demo")
 @click.option("-o", "--output-dir", default="atelier-demo", show_default=True, help="where to write the results")
 @click.option("--content", "content_name", default="astronaut", show_default=True,
               type=click.Choice(samples.CONTENTS), help="built-in sample photo")
-@click.option("--style", "style_name", default="swirl", show_default=True, type=click.Choice(samples.STYLES),
-              help="built-in procedural style")
+@click.option("--style", "style_name", default="starry-night", show_default=True,
+              help=f"a painting from `atelier styles`, or a procedural style ({', '.join(samples.STYLES)})")
 @click.option("--size", default=384, show_default=True, type=int, help="long side of the output")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar")
 def demo_cmd(output_dir: str, content_name: str, style_name: str, size: int, quiet: bool) -> None:
-    """Stylize a built-in sample photo with a built-in style: no files needed."""
+    """Stylize a built-in sample photo with a painting shipped with Atelier: no files needed."""
+    opts = StyleOptions(size=size).resolved()
+    style = samples.style(style_name) if style_name in samples.STYLES else load_image(starter.resolve(style_name))
     out_dir = Path(output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    content, style = samples.content(content_name), samples.style(style_name)
+    content = samples.content(content_name)
     with ProgressBar(quiet, desc="demo") as bar:
-        img = stylize(content, style, StyleOptions(size=size), progress=bar)
+        img = stylize(content, style, opts, progress=bar)
     result = out_dir / "stylized.png"
-    write_result(img, result, {"content": f"sample:{content_name}", "styles": [f"sample:{style_name}"]})
+    write_result(img, result, {"content": f"sample:{content_name}", "styles": [f"sample:{style_name}"]}, quiet)
     grid = make_grid([content, style, img], ["content", f"style: {style_name}", "atelier (gatys)"], cell=size)
     save_image(grid, out_dir / "grid.png")
     click.echo(f"wrote {result} and {out_dir / 'grid.png'}")
@@ -111,7 +123,7 @@ def presets_cmd(content: str | None, style: str | None, output: str, size: int, 
     """Run every layer preset on CONTENT and STYLE (default: built-in samples) and write a grid."""
     out = check_output(output)
     c = load_image(content) if content else samples.content()
-    s = load_image(style) if style else samples.style()
+    s = load_image(starter.resolve(style)) if style else samples.style()
     images, labels = [c, s], ["content", "style"]
     for name in PRESETS:
         with ProgressBar(quiet, desc=name) as bar:

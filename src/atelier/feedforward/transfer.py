@@ -14,8 +14,8 @@ from typing import Any, Optional, Sequence
 import torch
 from PIL import Image
 
-from .. import color
-from ..api import describe_input, metadata
+from .. import color, starter
+from ..api import describe_input, metadata, upscale_record
 from ..errors import UsageError
 from ..gatys import autocast, pick_device
 from ..images import ImageLike, load_image, resize_long_side, to_pil, to_tensor
@@ -25,6 +25,7 @@ from . import registry
 from .decoder import pad_to_multiple
 
 MIN_SIDE = 16  # relu5_1 needs four 2x poolings
+MAX_SIDE = 8192  # largest output long side (as for Gatys)
 STYLE_CACHE_SIZE = 4  # encoded style images kept by ``style_features``
 COLORS = ("none", "luminance", "match")
 # FeedForwardOptions fields that `atelier stylize --method` takes from StyleOptions instead
@@ -37,7 +38,7 @@ class FeedForwardOptions:
     """Settings of one feed-forward stylization (mapped 1:1 to ``atelier transfer`` options)."""
 
     method: str = option_field("adain", "adain | wct | sanet | johnson")
-    size: int = option_field(512, "long side of the output in pixels (larger inputs are shrunk)")
+    size: int = option_field(512, "long side of the output in pixels (the photo is shrunk or upscaled to it)")
     style_size: Optional[int] = option_field(None, "long side the style images are shrunk to (default: --size)")
     alpha: float = option_field(1.0, "style strength in [0, 1] (0 gives back the content)")
     style_blend: Optional[Sequence[float]] = option_field(None, "one weight per style image, comma-separated (normalised)")
@@ -56,8 +57,8 @@ class FeedForwardOptions:
             raise UsageError(f"{self.method} needs at least one style image")
         for name in ("size", "style_size"):
             v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 32):
-                raise UsageError(f"{name} must be an integer of at least 32, got {v!r}")
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 32 <= v <= MAX_SIDE):
+                raise UsageError(f"{name} must be an integer between 32 and {MAX_SIDE}, got {v!r}")
         for name, lo, hi in (("alpha", 0.0, 1.0), ("sanet_w1", 0.0, math.inf), ("sanet_w2", 0.0, math.inf)):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
@@ -157,16 +158,18 @@ def transfer(content: ImageLike, styles: Sequence[ImageLike] = (), options: Opti
              **overrides: Any) -> Image.Image:
     """Stylize ``content`` with a feed-forward model; returns a PIL image with metadata.
 
+    The output's long side is ``size`` (a smaller photo is upscaled, as with Gatys).
     ``styles`` is a list of style images (paths, PIL images, arrays, tensors); johnson
     ignores them (its style is in its weights). ``options`` fields can be overridden by keyword,
     e.g. ``transfer(c, [s], method="sanet", sanet_w2=0.5)``. The result's
     ``info["atelier"]`` holds settings, model card summary and timing.
     """
     opts = dataclasses.replace(options or FeedForwardOptions(), **overrides)
-    styles = [] if opts.method == "johnson" else list(styles)
+    styles = [] if opts.method == "johnson" else [starter.resolve(s) for s in styles]
     opts.validate(len(styles))
     c_img, alpha = load_image(content, with_alpha=True)
-    c_img = resize_long_side(c_img, opts.size) if max(c_img.size) > opts.size else c_img
+    photo = c_img.size
+    c_img = resize_long_side(c_img, opts.size)
     side = opts.style_size or opts.size
     s_imgs = [load_image(s) for s in styles]
     s_imgs = [resize_long_side(s, side) if max(s.size) > side else s for s in s_imgs]
@@ -181,5 +184,6 @@ def transfer(content: ImageLike, styles: Sequence[ImageLike] = (), options: Opti
     card = registry.read_card(opts.model or registry.shipped_path(opts.method))
     out.info["atelier"] = metadata(opts, seconds, method=opts.method, content=describe_input(content),
                                    styles=[describe_input(s) for s in styles],
-                                   model={k: card.get(k) for k in ("steps", "crop_size", "final_losses", "style_data")})
+                                   model={k: card.get(k) for k in ("steps", "crop_size", "final_losses", "style_data")},
+                                   **upscale_record(photo, out.size))
     return out

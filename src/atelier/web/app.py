@@ -37,14 +37,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-from .. import samples
 from ..errors import UsageError
 from ..options import COLOR_MODES, PRESETS
 from .config import QUALITY, ServeOptions
 from .features import add_feature_routes
 from .jobs import DONE
 from .requests import JobRequest, plan_job
-from .studio import Studio, sample_thumbnail
+from .studio import Studio, sample_names, sample_thumbnail
 from .uploads import UploadError
 
 STATIC = Path(__file__).parent / "static"
@@ -123,7 +122,7 @@ def create_app(opts: Optional[ServeOptions] = None, workdir: Optional[Path] = No
             "limits": {"max_upload_mb": o.max_upload_mb, "max_pixels": o.max_pixels,
                        "max_size": o.max_size, "concurrency": o.concurrency},
             "quality": QUALITY, "looks": list(PRESETS), "colors": list(COLOR_MODES),
-            "samples": {"contents": list(samples.CONTENTS), "styles": list(samples.STYLES)},
+            "samples": sample_names(),
         }
 
     @app.get("/api/samples/{name}.jpg")

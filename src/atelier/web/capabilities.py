@@ -7,7 +7,8 @@ is ever offered:
 * feed-forward methods (:mod:`atelier.feedforward`): each method whose trained model
   ships with the package;
 * the style library (:mod:`atelier.library`, :mod:`atelier.augment`): when a library file
-  (``--library``, else the default one) opens and holds artworks;
+  (``--library``, else the default one, else the starter library of the shipped paintings)
+  opens and holds artworks;
 * portrait mode (:mod:`atelier.portrait`): when the module imports (mediapipe present).
 """
 
@@ -53,9 +54,13 @@ def library_status(path: Optional[str]) -> dict[str, Any]:
         return {"available": False, "reason": f"style library code not installed ({reason})"}
     from ..augment import AugmentOptions
     from ..errors import AtelierError
-    from ..library import StyleLibrary, default_library_path
+    from ..library import StyleLibrary
+    from ..starter_library import default_or_starter
 
-    where = Path(path).expanduser() if path else default_library_path()
+    try:
+        where, starter = (Path(path).expanduser(), False) if path else default_or_starter()
+    except AtelierError as exc:
+        return {"available": False, "reason": str(exc)}
     if not where.is_file():
         return {"available": False, "reason": f"no style library at {where} (build one with `atelier library build`)"}
     try:
@@ -66,7 +71,7 @@ def library_status(path: Optional[str]) -> dict[str, Any]:
     if size == 0:
         return {"available": False, "reason": f"the style library {where} is empty"}
     d = AugmentOptions()
-    return {"available": True, "path": str(where), "size": size, "threshold": d.threshold,
+    return {"available": True, "path": str(where), "size": size, "starter": starter, "threshold": d.threshold,
             "min_distance": d.min_distance, "neighbours": d.neighbours, "query_weight": d.query_weight,
             "recolor": d.recolor}
 

@@ -18,9 +18,9 @@ from typing import Any, Optional
 
 from PIL import Image
 
-from .. import samples
+from .. import samples, starter
 from ..errors import UsageError
-from ..images import resize_long_side
+from ..images import load_image, resize_long_side
 from . import capabilities
 from .config import ServeOptions
 from .jobs import DONE, Job, JobQueue
@@ -30,13 +30,23 @@ from .uploads import UploadError, UploadStore
 THUMB_SIDE = 160
 
 
+def sample_names() -> dict[str, Any]:
+    """The built-in samples the page offers: photos, styles (the starter paintings first, then
+    the procedural ones) and each painting's credit."""
+    return {"contents": list(samples.CONTENTS), "styles": [*starter.slugs(), *samples.STYLES],
+            "credits": {p.slug: p.credit for p in starter.paintings()}}
+
+
 @functools.lru_cache(maxsize=None)
 def sample_image(name: str) -> Image.Image:
-    """A built-in sample (content photo or procedural style) by name; ``UsageError`` (404) if unknown."""
+    """A built-in sample (content photo, starter painting or procedural style) by name;
+    ``UsageError`` (404) if unknown."""
     if name in samples.CONTENTS:
         return samples.content(name)
     if name in samples.STYLES:
         return samples.style(name, size=512)
+    if name in starter.slugs():
+        return load_image(starter.get(name).path)
     raise UploadError(f"unknown sample {name!r}", 404)
 
 

@@ -22,7 +22,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from PIL import Image
 
-from ..api import stylize
+from ..api import stylize, upscale_note
 from ..errors import UsageError
 from ..gatys import Progress, ProgressFn
 from ..images import resize_long_side, save_image, to_pil
@@ -67,10 +67,10 @@ def progress_reporter(ctx: JobContext, runs: int = 1) -> ProgressFn:
 
 
 def notes_of(meta: dict[str, Any]) -> list[str]:
-    """User-facing notes in a result's metadata (portrait fallback, augmentation notes)."""
+    """User-facing notes in a result's metadata (portrait fallback, augmentation notes, upscaling)."""
     notes = list(meta.get("augment", {}).get("notes", []))
     fallback = meta.get("portrait", {}).get("fallback")
-    return notes + ([fallback] if fallback else [])
+    return notes + [n for n in (fallback, upscale_note(meta)) if n]
 
 
 def save_all(ctx: JobContext, images: Sequence[Image.Image], out_dir: Path, extra: dict[str, Any]) -> Outcome:

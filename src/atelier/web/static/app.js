@@ -95,9 +95,9 @@ function wireDrop(zone, input, target) {
   });
 }
 
-function sampleButtons(container, names, onPick) {
+function sampleButtons(container, names, onPick, credits = {}) {
   container.replaceChildren(...names.map((name) => el("button", {
-    type: "button", title: `sample: ${name}`, "data-sample": name,
+    type: "button", title: credits[name] ? `${name}: ${credits[name]}` : `sample: ${name}`, "data-sample": name,
     onclick: () => onPick({ ref: `sample:${name}`, thumb: `/api/samples/${name}.jpg`, name }),
   }, [el("img", { src: `/api/samples/${name}.jpg`, alt: name })])));
 }
@@ -358,7 +358,8 @@ async function init() {
   $("size").max = caps.limits.max_size;
   applyQuality();
   sampleButtons($("content-samples"), caps.samples.contents, setContent);
-  sampleButtons($("style-samples"), caps.samples.styles, (item) => { state.styles.push(item); renderStyles(); });
+  sampleButtons($("style-samples"), caps.samples.styles, (item) => { state.styles.push(item); renderStyles(); },
+                caps.samples.credits || {});
   wireDrop($("content-drop"), $("content-input"), "content");
   wireDrop($("style-drop"), $("style-input"), "styles");
   setUpFeatures(caps);
