@@ -16,12 +16,13 @@ directory and renames it, so an interrupted or failed run never leaves a half-wr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Iterator, Optional, Union
 
 import numpy as np
 import torch
@@ -30,6 +31,7 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 from .errors import AtelierError, UsageError
 
 MAX_PIXELS = 80_000_000  # ~ 9000 x 9000; larger inputs are refused, not decoded
+MIN_SIDE = 16  # VGG's relu5_1 lies behind four 2x poolings: narrower images cannot be processed
 ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray, torch.Tensor]
 
 
@@ -129,6 +131,19 @@ def _array_to_pil(arr: np.ndarray) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(out), mode)
 
 
+def check_dimensions(size: tuple[int, int], long_side: Optional[int] = None, what: str = "image") -> None:
+    """Refuse an image too small or too narrow to process: each side must be at least ``MIN_SIDE``
+    pixels as given and, when ``long_side`` is set, once resized to that long side. ``UsageError``."""
+    w, h = size
+    if min(w, h) < MIN_SIDE:
+        raise UsageError(f"{what} is {w}x{h} pixels: each side must be at least {MIN_SIDE}")
+    if long_side is not None:
+        short = round(min(w, h) * long_side / max(w, h))
+        if short < MIN_SIDE:
+            raise UsageError(f"{what} is {w}x{h} pixels: at {long_side} px on the long side its short side would be "
+                             f"{short} px, less than {MIN_SIDE} (crop it, or use a larger size)")
+
+
 def resize_long_side(img: Image.Image, long_side: int) -> Image.Image:
     """Resize so that the longer side is ``long_side`` pixels (aspect kept, Lanczos)."""
     w, h = img.size
@@ -151,58 +166,88 @@ def to_pil(t: torch.Tensor) -> Image.Image:
     return Image.fromarray(arr, "RGB")
 
 
-def save_image(img: Image.Image, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
+
+
+@contextlib.contextmanager
+def atomic_files(*paths: str | os.PathLike) -> Iterator[list[Path]]:
+    """Temporary files beside ``paths`` (yielded in order), moved over them together.
+
+    The block writes the temporary files; when it succeeds they are renamed onto their
+    targets in the given order. On any failure nothing half-done is left: temporary files
+    are deleted and targets already renamed are removed. ``OSError`` becomes ``AtelierError``.
+    """
+    targets = [Path(p) for p in paths]
+    temps: list[Path] = []
+    placed: list[Path] = []
+    where = " and ".join(map(str, targets))
+    try:
+        for t in targets:
+            parent = t.parent if str(t.parent) else Path(".")
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=f".{t.name}.", suffix=".part", dir=parent)
+            except OSError as exc:
+                raise AtelierError(f"cannot write to {parent}: {exc.strerror or exc}") from None
+            os.close(fd)
+            temps.append(Path(tmp))
+        yield temps
+        for tmp, t in zip(temps, targets):
+            where = str(t)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, t)
+            placed.append(t)
+    except BaseException as exc:
+        for p in temps + placed:
+            with contextlib.suppress(OSError):
+                p.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise AtelierError(f"cannot write {where}: {exc.strerror or exc}") from None
+        raise
+
+
+def sidecar_path(path: str | os.PathLike) -> Path:
+    """Where the metadata of result ``path`` goes: ``PATH.json`` (``o.png`` -> ``o.png.json``)."""
+    path = Path(path)
+    return path.with_name(path.name + ".json")
+
+
+def save_image(img: Image.Image, path: str | os.PathLike, metadata: dict[str, Any] | None = None,
+               sidecar: bool = False) -> Path:
     """Write ``img`` atomically to ``path``; PNGs get ``metadata`` as an ``atelier`` text chunk.
 
-    The file appears complete or not at all. Raises ``UsageError`` if the directory does
-    not exist and ``AtelierError`` if it cannot be written.
+    ``sidecar``: also write ``metadata`` to :func:`sidecar_path`, in the same atomic step (both
+    files appear, or neither). Raises ``UsageError`` if the directory does not exist and
+    ``AtelierError`` if it cannot be written.
     """
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise UsageError(f"output directory does not exist: {parent}")
     ext = path.suffix.lower()
-    formats = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
-    if ext not in formats:
-        raise UsageError(f"unsupported output format {ext or '(none)'!r}; use one of {', '.join(formats)}")
+    if ext not in FORMATS:
+        raise UsageError(f"unsupported output format {ext or '(none)'!r}; use one of {', '.join(FORMATS)}")
     kwargs: dict[str, Any] = {}
-    if formats[ext] == "PNG" and metadata:
+    if FORMATS[ext] == "PNG" and metadata:
         info = PngImagePlugin.PngInfo()
         info.add_text("atelier", json.dumps(metadata, default=str))
         kwargs["pnginfo"] = info
-    if formats[ext] == "JPEG":
+    if FORMATS[ext] == "JPEG":
         img = img.convert("RGB")
         kwargs["quality"] = 95
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
-    except OSError as exc:
-        raise AtelierError(f"cannot write to {parent}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            img.save(fh, format=formats[ext], **kwargs)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise AtelierError(f"cannot write {path}: {exc.strerror or exc}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    targets = [sidecar_path(path), path] if sidecar else [path]  # the sidecar first: no result without it
+    with atomic_files(*targets) as temps:
+        if sidecar:
+            temps[0].write_text(json.dumps(metadata or {}, indent=2, default=str), encoding="utf-8")
+        with open(temps[-1], "wb") as fh:
+            img.save(fh, format=FORMATS[ext], **kwargs)
     return path
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` atomically (temp file + rename), readable by all."""
+    """Write ``text`` atomically (temp file + rename), readable by all; ``AtelierError`` on failure."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_files(path) as (tmp,):
+        tmp.write_text(text, encoding="utf-8")
     return path
 
 

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from ..errors import AtelierError, UsageError
 from ..gatys import Progress
-from ..images import save_image, write_json
+from ..images import save_image, sidecar_path
 
 
 def _field_type(hint: Any) -> tuple[str, Any]:
@@ -116,6 +116,8 @@ def check_output(path: str) -> Path:
         raise UsageError(f"output directory does not exist: {parent}")
     if p.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"):
         raise UsageError(f"unsupported output format {p.suffix or '(none)'!r}; use .png, .jpg, .webp or .tif")
+    if sidecar_path(p).is_dir():
+        raise UsageError(f"the metadata file of the output is a directory: {sidecar_path(p)}")
     try:  # fail before minutes of work, not after
         tempfile.TemporaryFile(dir=parent).close()
     except OSError as exc:
@@ -124,9 +126,9 @@ def check_output(path: str) -> Path:
 
 
 def write_result(img: Image.Image, path: Path, extra: Optional[dict[str, Any]] = None) -> dict[str, Any]:
-    """Save ``img`` atomically with its metadata in a PNG text chunk and in ``PATH.json``."""
+    """Save ``img`` with its metadata in a PNG text chunk and in ``PATH.json``, both in one
+    atomic step (both files appear, or neither)."""
     meta = dict(img.info.get("atelier", {}))
     meta.update(extra or {})
-    save_image(img, path, meta)
-    write_json(path.with_suffix(path.suffix + ".json"), meta)
+    save_image(img, path, meta, sidecar=True)
     return meta
