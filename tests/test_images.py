@@ -1,6 +1,8 @@
 """Every kind of awkward input file is read correctly or refused with a clear UsageError."""
 
+import gc
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -164,3 +166,19 @@ def test_dimension_rule():
                                 ((5, 5000), None, "5x5000"), ((20, 2000), 64, "short side would be 1 px")]:
         with pytest.raises(UsageError, match=message):
             images.check_dimensions(size, side)
+
+
+def test_files_are_closed_whether_they_load_or_not(tmp_path):
+    gif, png, broken = tmp_path / "a.gif", tmp_path / "a.png", tmp_path / "broken.png"
+    _rgb(40, 40).save(gif)  # Pillow keeps a GIF open for its other frames
+    _rgb(40, 40).save(png)
+    data = bytearray(png.read_bytes())
+    data[37:41] = b"zzzz"  # the chunk after IHDR gets a bad type
+    broken.write_bytes(bytes(data))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        assert load_image(gif).size == (40, 40)
+        with pytest.raises(UsageError, match="broken.png"):
+            load_image(broken)
+        gc.collect()
+    assert [str(w.message) for w in seen if issubclass(w.category, ResourceWarning)] == []

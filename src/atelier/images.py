@@ -43,9 +43,11 @@ def _open(path: Path) -> Image.Image:
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # Pillow's notes on damaged metadata: not for users
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(path)
-            img.load()
+            with open(path, "rb") as fh:  # closed whatever happens (a long library build meets many bad files)
+                img = Image.open(fh)
+                img.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise UsageError(f"image too large (over {MAX_PIXELS:,} pixels): {path}") from None
     except UnidentifiedImageError:
@@ -106,7 +108,9 @@ def load_image(src: ImageLike, *, with_alpha: bool = False):
         img = _array_to_pil(src)
     else:
         raise UsageError(f"cannot use {type(src).__name__} as an image")
-    rgb, alpha = _to_rgb8(img)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # e.g. "Corrupt EXIF data" while reading the orientation
+        rgb, alpha = _to_rgb8(img)
     if min(rgb.size) < 1:
         raise UsageError("image is empty")
     return (rgb, alpha) if with_alpha else rgb
