@@ -244,7 +244,8 @@ def test_slow_partial_requests_are_timed_out(monkeypatch):
         s.stop()
 
 
-def test_requests_past_the_concurrency_limit_are_answered_503():
+def test_requests_past_the_concurrency_limit_wait_then_are_answered_503(monkeypatch):
+    monkeypatch.setattr(guard, "BUSY_WAIT_S", 0.5)
     s = Studio(max_requests=2)
     host, port = "127.0.0.1", int(s.url.rsplit(":", 1)[1])
     try:
@@ -255,9 +256,15 @@ def test_requests_past_the_concurrency_limit_are_answered_503():
         r = httpx.get(f"{s.url}/api/capabilities")
         assert_json_error(r, 503, "busy")
         assert r.headers["retry-after"] == str(guard.RETRY_AFTER_S)
+        monkeypatch.setattr(guard, "BUSY_WAIT_S", 30.0)
+        waiting = threading.Thread(target=lambda: result.append(httpx.get(f"{s.url}/api/capabilities", timeout=60)))
+        result: list = []
+        waiting.start()  # waits for a turn ...
+        time.sleep(0.2)
         for sock in hanging:
             sock.close()
-        wait_for(lambda: httpx.get(f"{s.url}/api/capabilities").status_code == 200, 10)
+        waiting.join(30)
+        assert result[0].status_code == 200  # ... and gets one when the hanging requests go
     finally:
         s.stop()
 

@@ -5,7 +5,8 @@ error an app gives JSON ``{"detail": "<one line>"}`` with the :data:`SECURITY_HE
 
 * a server bound to a loopback address answers only to loopback host names (no DNS rebinding);
 * state-changing requests whose ``Origin`` is another site are refused (403);
-* at most ``max_requests`` requests are served at once; more get 503 with ``Retry-After``;
+* at most ``max_requests`` requests are served at once; more wait for a turn (their bodies
+  unread), and get 503 with ``Retry-After`` if none comes within ``BUSY_WAIT_S``;
 * a body is counted as it streams in and refused with 413 once past the route's limit, with
   or without a ``Content-Length`` (so nothing large is ever spooled to disk);
 * a body must arrive within ``read_timeout`` seconds, with no pause longer than
@@ -37,6 +38,7 @@ SECURITY_HEADERS = {
 }
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 RETRY_AFTER_S = 2  # what a client told "busy" (503) should wait
+BUSY_WAIT_S = 10.0  # a request past the concurrency limit waits this long for a turn
 READ_TIMEOUT_S = 120.0  # a whole request body must arrive within this
 IDLE_TIMEOUT_S = 15.0  # ... with no pause longer than this
 
@@ -86,8 +88,8 @@ class Guard:
     def __init__(self, app: ASGIApp, *, local: bool, body_limit: Callable[[str], BodyLimit], max_requests: int,
                  read_timeout: float, idle_timeout: float):
         self.app, self.local, self.body_limit = app, local, body_limit
-        self.max_requests, self.read_timeout, self.idle_timeout = max_requests, read_timeout, idle_timeout
-        self.active = 0
+        self.read_timeout, self.idle_timeout = read_timeout, idle_timeout
+        self._turns = asyncio.Semaphore(max_requests)
         self._headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -107,7 +109,11 @@ class Guard:
         refusal = self._refusal(scope)
         if refusal is not None:
             return await refusal(scope, receive, send)
-        self.active += 1
+        try:
+            await asyncio.wait_for(self._turns.acquire(), BUSY_WAIT_S)
+        except asyncio.TimeoutError:
+            busy = json_error(503, "the server is busy; try again in a moment", {"Retry-After": str(RETRY_AFTER_S)})
+            return await busy(scope, receive, send)
         try:
             await self.app(scope, self._counted(scope, receive), send_with_headers)
         except BodyError as exc:  # the app let it through (it did not handle HTTP errors)
@@ -115,7 +121,7 @@ class Guard:
                 raise
             await json_error(exc.status_code, exc.detail)(scope, receive, send)
         finally:
-            self.active -= 1
+            self._turns.release()
 
     def _refusal(self, scope: Scope) -> JSONResponse | None:
         """The response to a request refused before the app sees it, or None."""
@@ -131,8 +137,6 @@ class Guard:
         limit = self.body_limit(scope["path"])
         if length.isdigit() and int(length) > limit.bytes:
             return json_error(413, limit.message(int(length)))
-        if self.active >= self.max_requests:
-            return json_error(503, "the server is busy; try again in a moment", {"Retry-After": str(RETRY_AFTER_S)})
         return None
 
     def _counted(self, scope: Scope, receive: Receive) -> Receive:
