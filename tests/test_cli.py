@@ -71,6 +71,10 @@ def bad_cases(files, tmp_path):
     trunc = tmp_path / "trunc.jpg"
     trunc.write_bytes((files / "style.jpg").read_bytes()[:300])
     out = tmp_path / "o.png"
+    (tmp_path / "s.png.json").mkdir()  # the "sidecar is a directory" case writes s.png
+    Image.new("RGB", (1, 1)).save(tmp_path / "dot.png")
+    Image.new("RGB", (5, 5000)).save(tmp_path / "strip.png")
+    Image.new("RGB", (20, 2000)).save(tmp_path / "thin.png")
     return {
         "missing content": (2, "file not found", [tmp_path / "nope.jpg", s, "-o", out]),
         "directory content": (2, "directory", [tmp_path, s, "-o", out]),
@@ -85,20 +89,33 @@ def bad_cases(files, tmp_path):
         "missing out dir": (2, "does not exist", [c, s, "-o", tmp_path / "no" / "o.png"]),
         "bad out format": (2, "format", [c, s, "-o", tmp_path / "o.xyz"]),
         "out not writable": (1, "cannot write", [c, s, "-o", "/sys/atelier-out.png"]),
+        "seed too large": (2, "seed must be an integer between 0 and", [c, s, "-o", out, "--seed", str(2**64)]),
+        "negative seed": (2, "seed must be an integer between 0 and", [c, s, "-o", out, "--seed", "-1"]),
+        "sidecar is a directory": (2, "metadata file of the output is a directory", [c, s, "-o", tmp_path / "s.png"]),
+        "1x1 content": (2, "1x1 pixels: each side must be at least 16", [tmp_path / "dot.png", s, "-o", out]),
+        "5x5000 content": (2, "5x5000 pixels", [tmp_path / "strip.png", s, "-o", out]),
+        "too thin at --size": (2, "its short side would be 1 px", [tmp_path / "thin.png", s, "-o", out]),
+        "5x5000 style": (2, "style image is 5x5000", [c, tmp_path / "strip.png", "-o", out]),
     }
 
 
-@pytest.mark.parametrize("case", ["missing content", "directory content", "not an image", "truncated",
-                                  "nan weight", "negative weight", "zero size", "negative size", "unknown layer",
-                                  "bad layer weights", "missing out dir", "bad out format", "out not writable"])
-def test_bad_input_one_line_exit_code_no_output(files, tmp_path, case):
+GATYS_CASES = ["missing content", "directory content", "not an image", "truncated", "nan weight", "negative weight",
+               "zero size", "negative size", "unknown layer", "bad layer weights", "missing out dir", "bad out format",
+               "out not writable"]
+SHARED_CASES = ["seed too large", "negative seed", "sidecar is a directory", "1x1 content", "5x5000 content",
+                "too thin at --size", "5x5000 style"]  # refused by every method
+
+
+@pytest.mark.parametrize("case,method", [(c, "gatys") for c in GATYS_CASES + SHARED_CASES]
+                         + [(c, "adain") for c in SHARED_CASES])
+def test_bad_input_one_line_exit_code_no_output(files, tmp_path, case, method):
     code, text, args = bad_cases(files, tmp_path)[case]
-    r = run("stylize", *TINY[:-1], *args)  # the case's own settings come last and win
+    r = run("stylize", *TINY[:-1], "--method", method, *args)  # the case's own settings come last and win
     assert r.exit_code == code, r.output
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and text in lines[0] and lines[0].startswith("atelier: error:"), r.stderr
-    assert not (tmp_path / "o.png").exists()
-    assert not list(tmp_path.glob(".o.png*"))
+    assert not (tmp_path / "o.png").exists() and not (tmp_path / "s.png").exists()
+    assert not list(tmp_path.glob(".o.png*")) and not list(tmp_path.glob(".s.png*"))
 
 
 def test_real_process_prints_no_traceback(files, tmp_path):

@@ -1,5 +1,9 @@
 """Every kind of awkward input file is read correctly or refused with a clear UsageError."""
 
+import gc
+import json
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -122,3 +126,59 @@ def test_failed_save_leaves_previous_file_and_no_temp(tmp_path, monkeypatch):
         save_image(_rgb(), out)
     assert out.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["keep.png"]
+
+
+def test_image_and_sidecar_appear_together_or_not_at_all(tmp_path, monkeypatch):
+    out = tmp_path / "o.png"
+    save_image(_rgb(), out, {"k": 1}, sidecar=True)
+    assert json.loads((tmp_path / "o.png.json").read_text()) == {"k": 1}
+    old = out.read_bytes()
+    (tmp_path / "o.png.json").unlink()
+    (tmp_path / "o.png.json").mkdir()  # the sidecar cannot be written
+    with pytest.raises(AtelierError, match=r"cannot write .*o\.png\.json: Is a directory"):
+        save_image(_rgb(20, 20), out, {"k": 2}, sidecar=True)
+    assert out.read_bytes() == old  # the image was not replaced without its sidecar
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.png", "o.png.json"]  # no temp files
+    (tmp_path / "o.png.json").rmdir()
+
+    def boom(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", boom)
+    with pytest.raises(AtelierError, match="No space left"):
+        save_image(_rgb(), tmp_path / "new.png", {"k": 3}, sidecar=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.png"]  # no sidecar without its image
+
+
+def test_write_text_maps_os_errors(tmp_path):
+    (tmp_path / "d").mkdir()
+    with pytest.raises(AtelierError, match="cannot write .*d: Is a directory"):
+        images.write_text(tmp_path / "d", "x")
+    with pytest.raises(AtelierError, match="cannot write to"):
+        images.write_text(tmp_path / "missing" / "x.txt", "x")
+    assert [p.name for p in tmp_path.iterdir()] == ["d"]
+
+
+def test_dimension_rule():
+    images.check_dimensions((16, 16))
+    images.check_dimensions((64, 512), 512)
+    for size, side, message in [((1, 1), None, "1x1 pixels: each side must be at least 16"),
+                                ((5, 5000), None, "5x5000"), ((20, 2000), 64, "short side would be 1 px")]:
+        with pytest.raises(UsageError, match=message):
+            images.check_dimensions(size, side)
+
+
+def test_files_are_closed_whether_they_load_or_not(tmp_path):
+    gif, png, broken = tmp_path / "a.gif", tmp_path / "a.png", tmp_path / "broken.png"
+    _rgb(40, 40).save(gif)  # Pillow keeps a GIF open for its other frames
+    _rgb(40, 40).save(png)
+    data = bytearray(png.read_bytes())
+    data[37:41] = b"zzzz"  # the chunk after IHDR gets a bad type
+    broken.write_bytes(bytes(data))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        assert load_image(gif).size == (40, 40)
+        with pytest.raises(UsageError, match="broken.png"):
+            load_image(broken)
+        gc.collect()
+    assert [str(w.message) for w in seen if issubclass(w.category, ResourceWarning)] == []

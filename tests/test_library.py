@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from PIL import Image
 
 import atelier.library as library_mod
 from atelier.cli import main
@@ -185,6 +186,51 @@ def test_corrupt_images_are_skipped_and_reported(tmp_path):
     assert "broken.png" in r.stderr and "truncated.png" in r.stderr
     assert "6 artworks" in r.stdout and "2 skipped" in r.stdout
     assert len(cli("library", "list", "--db", tmp_path / "l.sqlite").stdout.splitlines()) == 6
+
+
+def test_any_bad_file_is_skipped_with_its_reason_never_aborting(tmp_path):
+    art = tmp_path / "art"
+    write_collection(art)
+    (art / "self.png").symlink_to("self.png")  # a symlink loop
+    (art / "gone.png").symlink_to("missing.png")  # a broken link
+    (art / "loop").symlink_to(art)  # a folder linking to itself is not followed
+    Image.new("RGB", (5, 5000), "red").save(art / "strip.png")  # VGG cannot pool it
+    Image.new("RGB", (1, 1)).save(art / "dot.png")
+    r = cli("library", "build", art, "--db", tmp_path / "l.sqlite", "--size", 64, "-q")
+    assert r.exit_code == 0, r.output
+    reasons = dict(line.removeprefix("skipped ").split(": ", 1) for line in r.stderr.splitlines())
+    assert reasons == {str(art / "self.png"): "symlink loop", str(art / "gone.png"): "No such file or directory",
+                       str(art / "strip.png"): "image is 5x5000 pixels: each side must be at least 16",
+                       str(art / "dot.png"): "image is 1x1 pixels: each side must be at least 16"}
+    assert "6 artworks (6 embedded" in r.stdout and "4 skipped" in r.stdout
+    Image.new("RGB", (40, 4000), "red").save(art / "strip.png")  # usable as is, too thin at 64 px
+    r = cli("library", "build", art, "--db", tmp_path / "l.sqlite", "--size", 64, "-q")
+    assert r.exit_code == 0 and "short side would be 1 px" in r.stderr, r.output
+
+
+def corrupt_artworks_table(db) -> None:
+    """Overwrite the artworks table's root page (the header and schema stay valid)."""
+    with sqlite3.connect(db) as conn:
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'artworks'").fetchone()[0]
+    conn.close()
+    with open(db, "r+b") as fh:
+        fh.seek((root - 1) * page_size)
+        fh.write(b"\xff" * page_size)
+
+
+def test_a_damaged_library_gives_one_line_from_every_command(tmp_path, collection):
+    db = tmp_path / "l.sqlite"
+    assert cli("library", "build", collection[0], "--db", db, "--size", 64, "-q").exit_code == 0
+    corrupt_artworks_table(db)
+    query = collection[1]["red_stripes"][0]
+    for args in (["list"], ["info"], ["search", query, "-o", tmp_path / "s.png"], ["remove", query],
+                 ["add", query, "-q"], ["build", collection[0], "-q"]):
+        r = cli("library", *args, "--db", db)
+        assert r.exit_code == 2, (args, r.output)
+        assert r.stderr.startswith("atelier: error: ") and len(r.stderr.splitlines()) == 1, (args, r.stderr)
+        assert "damaged or unreadable" in r.stderr or "not a readable Atelier style library" in r.stderr
+    assert not (tmp_path / "s.png").exists()
 
 
 # --- CLI ---------------------------------------------------------------------------------

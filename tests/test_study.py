@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
-import time
+import os
 from pathlib import Path
 
 import pytest
-import uvicorn
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -23,6 +20,8 @@ from atelier.study.questions import find_questions
 from atelier.study.report import summarize
 from atelier.study.store import AlreadyVoted, VoteStore
 from atelier.errors import UsageError
+from atelier.study import respondents
+from _live import Served
 
 RED, BLUE = (220, 20, 20), (20, 20, 220)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -31,7 +30,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 @pytest.fixture
 def study_dirs(tmp_path: Path) -> tuple[Path, Path]:
-    """Folders A (red results) and B (blue results) with 3 common names and sidecars naming inputs."""
+    """Folders A (red results) and B (blue results) with 3 common names and sidecars naming inputs
+    (in the folder ``inputs`` beside them)."""
     a, b, inputs = tmp_path / "A", tmp_path / "B", tmp_path / "inputs"
     for d in (a, b, inputs):
         d.mkdir()
@@ -53,11 +53,20 @@ def make_store(tmp_path: Path, a: Path, b: Path, n: int) -> VoteStore:
     return store
 
 
+def questions(a: Path, b: Path):
+    return find_questions(a, b, [a.parent / "inputs"])
+
+
+def study_client(tmp_path: Path, a: Path, b: Path) -> TestClient:
+    return TestClient(create_app(questions(a, b), make_store(tmp_path, a, b, 3)), base_url="http://127.0.0.1:8765")
+
+
 def test_questions_pair_common_names_and_find_inputs(study_dirs):
     a, b = study_dirs
-    qs = find_questions(a, b)
+    qs = questions(a, b)
     assert [q.name for q in qs] == ["r0.png", "r1.png", "r2.png"]
     assert qs[0].content.name == "content.png" and qs[0].style.name == "style.png"
+    assert find_questions(a, b)[0].content is None  # inputs outside the folders given are not shown
     with pytest.raises(UsageError, match="same folder"):
         find_questions(a, a)
     with pytest.raises(UsageError, match="not a folder"):
@@ -90,7 +99,7 @@ def test_left_right_order_is_random_across_respondents(tmp_path, study_dirs):
 
 def test_api_checks_input(tmp_path, study_dirs):
     a, b = study_dirs
-    client = TestClient(create_app(find_questions(a, b), make_store(tmp_path, a, b, 3)))
+    client = study_client(tmp_path, a, b)
     assert client.get("/api/next", params={"respondent": "x/../y"}).status_code == 400
     rid = client.post("/api/respondent").json()["respondent"]
     q = client.get("/api/next", params={"respondent": rid}).json()
@@ -99,7 +108,8 @@ def test_api_checks_input(tmp_path, study_dirs):
     assert left.status_code == 200 and left.headers["content-type"] == "image/png"
     assert client.get(f"/api/image/{q['question']}/secret").status_code == 404
     assert client.get("/api/image/99/content").status_code == 404
-    other = "f" * 32
+    with study_client(tmp_path, a, b) as other_browser:
+        other = other_browser.post("/api/respondent").json()["respondent"]
     assert client.get(f"/api/image/{q['question']}/left", params={"respondent": other}).status_code == 409
     vote = {"respondent": rid, "question": q["question"], "choice": "left"}
     assert client.post("/api/vote", json=vote).status_code == 200
@@ -108,28 +118,13 @@ def test_api_checks_input(tmp_path, study_dirs):
     assert client.post("/api/vote", json={**vote, "choice": "both"}).status_code == 400
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(tmp_path, study_dirs):
     a, b = study_dirs
     store = make_store(tmp_path, a, b, 3)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(find_questions(a, b), store), host="127.0.0.1", port=port,
-                                       log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", store
-    srv.should_exit = True
-    thread.join(timeout=10)
+    served = Served(create_app(questions(a, b), store))
+    yield served.url, store
+    served.stop()
 
 
 LEFT_COLOUR = """() => {
@@ -147,7 +142,7 @@ async def _respondent(browser, url: str, wants_a: list[bool], shots: Path) -> li
     await page.goto(url)
     seen = []
     for k, want_a in enumerate(wants_a):
-        await page.wait_for_function(f"document.body.dataset.ready === '{k + 1}'")
+        await page.wait_for_selector(f"body[data-ready='{k + 1}']", state="attached")  # (the CSP forbids eval)
         seen.append(await page.evaluate("document.body.dataset.question"))
         r, g, b = await page.evaluate(LEFT_COLOUR)
         left_is_a = r > b
@@ -224,3 +219,70 @@ def test_report_with_no_votes(tmp_path, study_dirs):
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     assert data["answers"] == 0 and data["shares"]["a"]["share"] is None
+
+
+def test_respondent_ids_are_issued_by_the_server_and_forged_ones_refused(tmp_path, study_dirs):
+    a, b = study_dirs
+    client = study_client(tmp_path, a, b)
+    forged = ["f" * 32, "0123456789abcdef" * 2 + "-" + "0" * 16, "respondent-1"]
+    for rid in forged + [f"forged-{i:04d}" for i in range(20)]:
+        r = client.get("/api/next", params={"respondent": rid})
+        assert r.status_code == 403 and "unknown respondent id" in r.json()["detail"], r.text
+        assert client.post("/api/vote", json={"respondent": rid, "question": 0, "choice": "left"}).status_code == 403
+    rid = client.post("/api/respondent").json()["respondent"]
+    assert client.post("/api/respondent").json()["respondent"] == rid  # the same browser keeps its id
+    assert respondents.verify(VoteStore(tmp_path / "votes.sqlite").secret(), rid)
+    for _ in range(3):
+        q = client.get("/api/next", params={"respondent": rid}).json()
+        vote = {"respondent": rid, "question": q["question"], "choice": "left"}
+        assert client.post("/api/vote", json=vote).status_code == 200
+        assert client.post("/api/vote", json=vote).status_code == 409  # one vote per question
+    assert client.get("/api/next", params={"respondent": rid}).json()["done"]
+    assert len(VoteStore(tmp_path / "votes.sqlite").votes()) == 3
+
+
+def test_only_files_under_the_study_folders_are_served(tmp_path, study_dirs):
+    a, b = study_dirs
+    outside = tmp_path / "private.png"
+    save_image(Image.new("RGB", (8, 8), (1, 2, 3)), outside)
+    write_json(a / "r0.png.json", {"content": "/etc/passwd", "styles": [str(outside)]})
+    write_json(b / "r0.png.json", {"content": "/etc/passwd", "styles": ["../../../etc/passwd"]})
+    for folder in (a, b):
+        (folder / "link.png").symlink_to(outside)  # a result that is a link out of its folder
+    qs = questions(a, b)
+    assert [q.name for q in qs] == ["r0.png", "r1.png", "r2.png"]
+    assert (qs[0].content, qs[0].style) == (None, None)
+    client = TestClient(create_app(qs, make_store(tmp_path, a, b, 3)), base_url="http://127.0.0.1:8765")
+    for slot in ("content", "style"):
+        assert client.get(f"/api/image/0/{slot}").status_code == 404
+    assert client.get("/api/image/1/content").status_code == 200
+    rid = client.post("/api/respondent").json()["respondent"]
+    while (q := client.get("/api/next", params={"respondent": rid}).json())["question"] != 1:
+        client.post("/api/vote", json={"respondent": rid, "question": q["question"], "choice": "left"})
+    assert client.get(q["left"]).status_code == 200
+    for path in (a / "r1.png", b / "r1.png"):  # swapped for links out while the study runs
+        path.unlink()
+        path.symlink_to(outside)
+    assert client.get(q["left"]).status_code == 404 and client.get(q["right"]).status_code == 404
+    os.unlink(a / "link.png")
+
+
+def test_study_checks_hosts_and_origins_and_sends_the_security_headers(tmp_path, study_dirs):
+    a, b = study_dirs
+    client = study_client(tmp_path, a, b)
+    page = client.get("/")
+    for h, v in [("x-content-type-options", "nosniff"), ("x-frame-options", "DENY")]:
+        assert page.headers[h] == v
+    assert "default-src 'self'" in page.headers["content-security-policy"] and "<style>" not in page.text
+    r = client.get("/", headers={"host": "evil.com"})  # DNS rebinding
+    assert r.status_code == 400 and r.headers["content-type"] == "application/json"
+    rid = client.post("/api/respondent").json()["respondent"]
+    r = client.post("/api/vote", json={"respondent": rid, "question": 0, "choice": "left"},
+                    headers={"origin": "http://evil.com"})
+    assert r.status_code == 403 and "cross-site" in r.json()["detail"]
+    for r in (client.get("/nope"), client.post("/api/vote", content=b"x" * 100_000)):
+        assert r.status_code in (404, 413) and r.headers["x-content-type-options"] == "nosniff"
+        assert "detail" in r.json()
+    remote = TestClient(create_app(questions(a, b), make_store(tmp_path, a, b, 3), local=False),
+                        base_url="http://study.example")
+    assert remote.get("/").status_code == 200  # bound to a LAN address: any host name

@@ -14,7 +14,6 @@ import httpx
 import numpy as np
 import pytest
 import torch
-import uvicorn
 from click.testing import CliRunner
 from PIL import Image
 from playwright.sync_api import expect, sync_playwright
@@ -31,7 +30,9 @@ from atelier.web.config import QUALITY, JobSettings, ServeOptions, style_options
 from atelier.web.features import mask_overlay
 from atelier.web.jobs import CANCELLED, DONE, FAILED, RUNNING, Job, JobContext, JobQueue
 from atelier.web.tasks import progress_reporter
+from atelier.web.server import HEADER_TIMEOUT_S
 from atelier.web.uploads import UploadError, UploadStore, display_name, sniff
+from _live import Served, free_port, wait_for
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
@@ -42,14 +43,6 @@ def png_bytes(img: Image.Image, fmt: str = "PNG") -> bytes:
     buf = io.BytesIO()
     img.save(buf, fmt)
     return buf.getvalue()
-
-
-def wait_for(predicate, timeout: float = 30.0) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError("condition not reached")
-        time.sleep(0.01)
 
 
 # --- job queue --------------------------------------------------------------------------------
@@ -237,23 +230,12 @@ def test_serve_command_refuses_bad_settings_in_one_line():
 
 
 # --- a live server -------------------------------------------------------------------------------
-class LiveServer:
-    """uvicorn serving a fresh app on a free localhost port, in a thread."""
+class LiveServer(Served):
+    """The studio with ``ServeOptions(**options)`` on a free localhost port (Atelier's server settings)."""
 
-    def __init__(self, **options):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        self.app = create_app(ServeOptions(port=port, **options))
-        self.url = f"http://127.0.0.1:{port}"
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        wait_for(lambda: self.server.started)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
+    def __init__(self, header_timeout: float = HEADER_TIMEOUT_S, **options):
+        port = free_port()
+        super().__init__(create_app(ServeOptions(port=port, **options)), port, header_timeout)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from PIL import Image
 from . import __version__, starter
 from .errors import UsageError
 from .gatys import ProgressFn, Region, stylize_tensor
-from .images import ImageLike, load_image, resize_long_side, to_pil, to_tensor
+from .images import ImageLike, check_dimensions, load_image, resize_long_side, to_pil, to_tensor
 from .options import StyleOptions
 
 Styles = Union[ImageLike, Sequence[ImageLike]]
@@ -59,12 +59,14 @@ def upscale_note(meta: dict[str, Any]) -> Optional[str]:
 def prepare(content: ImageLike, styles: Styles, opts: StyleOptions):
     """Load and pre-shrink the inputs: (content tensor, style tensors, content alpha or None)."""
     c_img, alpha = load_image(content, with_alpha=True)
+    check_dimensions(c_img.size, opts.size, "content image")
     if max(c_img.size) > opts.size:
         c_img = resize_long_side(c_img, opts.size)
     style_side = max(16, round(opts.size * opts.style_scale))
     s_imgs = []
     for s in as_style_list(styles):
         img = load_image(s)
+        check_dimensions(img.size, style_side, "style image")
         s_imgs.append(resize_long_side(img, style_side) if max(img.size) > style_side else img)
     return to_tensor(c_img), [to_tensor(s) for s in s_imgs], alpha
 

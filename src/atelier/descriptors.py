@@ -30,7 +30,7 @@ import torch
 from PIL import Image
 
 from .errors import UsageError
-from .images import resize_long_side, to_tensor
+from .images import check_dimensions, resize_long_side, to_tensor
 from .vgg import BLOCKS, WIDTHS, layer_names, load_vgg
 
 DESCRIPTOR_VERSION = 1  # bump when the computation changes; libraries record it
@@ -109,7 +109,9 @@ def channel_means(features: dict[str, torch.Tensor], layers: Sequence[str]) -> t
 
 
 def describe(img: Image.Image, cfg: DescriptorConfig) -> np.ndarray:
-    """The descriptor of an RGB image under ``cfg``: a float32 vector of length ``cfg.dim``."""
+    """The descriptor of an RGB image under ``cfg``: a float32 vector of length ``cfg.dim``.
+    Raises ``UsageError`` for an image too small or too narrow (:func:`atelier.images.check_dimensions`)."""
+    check_dimensions(img.size, cfg.size)
     vgg = load_vgg(cfg.backbone, cfg.weights)
     device = next(vgg.parameters()).device  # the cached network may have been moved by a stylization
     x = to_tensor(resize_long_side(img.convert("RGB"), cfg.size)).to(device)

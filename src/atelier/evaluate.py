@@ -36,7 +36,7 @@ from PIL import Image
 from . import classifier, methods, metrics
 from .errors import AtelierError, UsageError
 from .images import load_image, resize_long_side, save_image, write_json
-from .options import option_field
+from .options import check_seed, option_field
 
 REFERENCE = "photo"  # the un-stylized content photo, a reference column in the report
 METRICS_VERSION = 1
@@ -61,6 +61,7 @@ class EvalOptions:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
                 raise UsageError(f"{name} must be an integer between {lo} and {hi}, got {v!r}")
+        check_seed(self.seed)
         if not self.methods:
             raise UsageError("give at least one method")
         bad = [m for m in self.methods if not m or not m.replace("_", "").replace("-", "").isalnum()]

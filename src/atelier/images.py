@@ -16,13 +16,14 @@ directory and renames it, so an interrupted or failed run never leaves a half-wr
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Iterator, Optional, Union
 
 import numpy as np
 import torch
@@ -31,6 +32,7 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 from .errors import AtelierError, UsageError
 
 MAX_PIXELS = 80_000_000  # ~ 9000 x 9000; larger inputs are refused, not decoded
+MIN_SIDE = 16  # VGG's relu5_1 lies behind four 2x poolings: narrower images cannot be processed
 ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray, torch.Tensor]
 
 
@@ -47,9 +49,12 @@ def _decode(src: Union[Path, io.BytesIO], name: str) -> Image.Image:
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # Pillow's notes on damaged metadata: not for users
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(src)
-            img.load()
+            opened = open(src, "rb") if isinstance(src, Path) else contextlib.nullcontext(src)
+            with opened as fh:  # closed whatever happens (a long library build meets many bad files)
+                img = Image.open(fh)
+                img.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise UsageError(f"image too large (over {MAX_PIXELS:,} pixels): {name}") from None
     except UnidentifiedImageError:
@@ -119,7 +124,9 @@ def load_image(src: ImageLike, *, with_alpha: bool = False):
         img = _array_to_pil(src)
     else:
         raise UsageError(f"cannot use {type(src).__name__} as an image")
-    rgb, alpha = _to_rgb8(img)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # e.g. "Corrupt EXIF data" while reading the orientation
+        rgb, alpha = _to_rgb8(img)
     if min(rgb.size) < 1:
         raise UsageError("image is empty")
     return (rgb, alpha) if with_alpha else rgb
@@ -142,6 +149,19 @@ def _array_to_pil(arr: np.ndarray) -> Image.Image:
         raise UsageError(f"unsupported image array dtype {arr.dtype}")
     mode = "L" if out.ndim == 2 else ("RGB" if out.shape[2] == 3 else "RGBA")
     return Image.fromarray(np.ascontiguousarray(out), mode)
+
+
+def check_dimensions(size: tuple[int, int], long_side: Optional[int] = None, what: str = "image") -> None:
+    """Refuse an image too small or too narrow to process: each side must be at least ``MIN_SIDE``
+    pixels as given and, when ``long_side`` is set, once resized to that long side. ``UsageError``."""
+    w, h = size
+    if min(w, h) < MIN_SIDE:
+        raise UsageError(f"{what} is {w}x{h} pixels: each side must be at least {MIN_SIDE}")
+    if long_side is not None:
+        short = round(min(w, h) * long_side / max(w, h))
+        if short < MIN_SIDE:
+            raise UsageError(f"{what} is {w}x{h} pixels: at {long_side} px on the long side its short side would be "
+                             f"{short} px, less than {MIN_SIDE} (crop it, or use a larger size)")
 
 
 def resize_long_side(img: Image.Image, long_side: int) -> Image.Image:
@@ -190,11 +210,55 @@ def encode_png(img: Image.Image, metadata: dict[str, Any] | None = None) -> byte
     return buf.getvalue()
 
 
-def save_image(img: Image.Image, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
+@contextlib.contextmanager
+def atomic_files(*paths: str | os.PathLike) -> Iterator[list[Path]]:
+    """Temporary files beside ``paths`` (yielded in order), moved over them together.
+
+    The block writes the temporary files; when it succeeds they are renamed onto their
+    targets in the given order. On any failure nothing half-done is left: temporary files
+    are deleted and targets already renamed are removed. ``OSError`` becomes ``AtelierError``.
+    """
+    targets = [Path(p) for p in paths]
+    temps: list[Path] = []
+    placed: list[Path] = []
+    where = " and ".join(map(str, targets))
+    try:
+        for t in targets:
+            parent = t.parent if str(t.parent) else Path(".")
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=f".{t.name}.", suffix=".part", dir=parent)
+            except OSError as exc:
+                raise AtelierError(f"cannot write to {parent}: {exc.strerror or exc}") from None
+            os.close(fd)
+            temps.append(Path(tmp))
+        yield temps
+        for tmp, t in zip(temps, targets):
+            where = str(t)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, t)
+            placed.append(t)
+    except BaseException as exc:
+        for p in temps + placed:
+            with contextlib.suppress(OSError):
+                p.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise AtelierError(f"cannot write {where}: {exc.strerror or exc}") from None
+        raise
+
+
+def sidecar_path(path: str | os.PathLike) -> Path:
+    """Where the metadata of result ``path`` goes: ``PATH.json`` (``o.png`` -> ``o.png.json``)."""
+    path = Path(path)
+    return path.with_name(path.name + ".json")
+
+
+def save_image(img: Image.Image, path: str | os.PathLike, metadata: dict[str, Any] | None = None,
+               sidecar: bool = False) -> Path:
     """Write ``img`` atomically to ``path``; PNGs get ``metadata`` as an ``atelier`` text chunk.
 
-    The file appears complete or not at all. Raises ``UsageError`` if the directory does
-    not exist and ``AtelierError`` if it cannot be written.
+    ``sidecar``: also write ``metadata`` to :func:`sidecar_path`, in the same atomic step (both
+    files appear, or neither). Raises ``UsageError`` if the directory does not exist and
+    ``AtelierError`` if it cannot be written.
     """
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
@@ -204,36 +268,20 @@ def save_image(img: Image.Image, path: str | os.PathLike, metadata: dict[str, An
     if ext not in FORMATS:
         raise UsageError(f"unsupported output format {ext or '(none)'!r}; use one of {', '.join(FORMATS)}")
     img, kwargs = _save_args(img, FORMATS[ext], metadata)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
-    except OSError as exc:
-        raise AtelierError(f"cannot write to {parent}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    targets = [sidecar_path(path), path] if sidecar else [path]  # the sidecar first: no result without it
+    with atomic_files(*targets) as temps:
+        if sidecar:
+            temps[0].write_text(json.dumps(metadata or {}, indent=2, default=str), encoding="utf-8")
+        with open(temps[-1], "wb") as fh:
             img.save(fh, format=FORMATS[ext], **kwargs)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise AtelierError(f"cannot write {path}: {exc.strerror or exc}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` atomically (temp file + rename), readable by all."""
+    """Write ``text`` atomically (temp file + rename), readable by all; ``AtelierError`` on failure."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_files(path) as (tmp,):
+        tmp.write_text(text, encoding="utf-8")
     return path
 
 

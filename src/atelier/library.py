@@ -22,6 +22,8 @@ the image files (``path``), whose sha256 lets callers notice a changed file.
 from __future__ import annotations
 
 import csv
+import errno
+import functools
 import hashlib
 import json
 import os
@@ -29,7 +31,7 @@ import re
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence, TypeVar
 
 import faiss
 import numpy as np
@@ -112,21 +114,44 @@ def default_library_path() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "atelier" / "library.sqlite"
 
 
-def scan(roots: Iterable[str | os.PathLike]) -> list[Path]:
-    """Image files under ``roots`` (directories are searched recursively; files are taken
-    as given), resolved, sorted, without duplicates. Raises ``UsageError`` for a missing root."""
+def find_images(roots: Iterable[str | os.PathLike]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Image files under ``roots`` (directories are searched recursively; files are taken as
+    given), resolved, sorted, without duplicates; and the ``(path, reason)`` of entries that
+    cannot be followed (symlink loops, broken links, unreadable folders). Raises ``UsageError``
+    for a missing root."""
     found: set[Path] = set()
+    skipped: list[tuple[str, str]] = []
+
+    def follow(path: Path) -> None:
+        try:
+            found.add(path.resolve(strict=True))
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+            skipped.append((str(path), _os_reason(exc)))
+
     for root in roots:
         root = Path(root)
         if not root.exists():
             raise UsageError(f"not found: {root}")
         if root.is_file():
-            found.add(root.resolve())
+            follow(root)
             continue
-        for dirpath, _, names in os.walk(root):
-            found.update(Path(dirpath, n).resolve() for n in names
-                         if n.lower().endswith(IMAGE_EXTENSIONS) and not n.startswith("."))
-    return sorted(found)
+        walk = os.walk(root, onerror=lambda exc: skipped.append((str(exc.filename), _os_reason(exc))))
+        for dirpath, _, names in walk:
+            for n in names:
+                if n.lower().endswith(IMAGE_EXTENSIONS) and not n.startswith("."):
+                    follow(Path(dirpath, n))
+    return sorted(found), skipped
+
+
+def scan(roots: Iterable[str | os.PathLike]) -> list[Path]:
+    """The image files of :func:`find_images` (without the entries it skipped)."""
+    return find_images(roots)[0]
+
+
+def _os_reason(exc: BaseException) -> str:
+    if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP:
+        return "symlink loop"
+    return getattr(exc, "strerror", None) or str(exc)
 
 
 def file_sha256(path: Path) -> str:
@@ -220,6 +245,20 @@ def distance_stats(vectors: np.ndarray, threshold: Optional[float] = None,
     return out
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _db_errors(method: F) -> F:
+    """Turn a SQLite error raised while a library is in use (a damaged file) into one ``UsageError``."""
+    @functools.wraps(method)
+    def wrapper(self: "StyleLibrary", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise UsageError(f"style library {self.path} is damaged or unreadable ({exc}); rebuild it") from None
+    return wrapper  # type: ignore[return-value]
+
+
 def _vector_blob(v: np.ndarray) -> bytes:
     return np.ascontiguousarray(v, dtype="<f4").tobytes()
 
@@ -308,14 +347,17 @@ class StyleLibrary:
         self.close()
 
     # --- reading ---------------------------------------------------------------------
+    @_db_errors
     def __len__(self) -> int:
         return self.conn.execute("SELECT count(*) FROM artworks").fetchone()[0]
 
+    @_db_errors
     def entries(self) -> list[Entry]:
         """All entries, ordered by artist, title, path."""
         rows = self.conn.execute(f"SELECT {_ENTRY_COLUMNS} FROM artworks ORDER BY artist, title, path")
         return [Entry(*r) for r in rows]
 
+    @_db_errors
     def vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """``(ids, vectors)``: row ids (int64) and descriptors (n x dim float32), in id order."""
         n = len(self)
@@ -327,6 +369,7 @@ class StyleLibrary:
             filled += 1
         return ids[:filled], vecs[:filled]
 
+    @_db_errors
     def _entries_by_id(self, ids: Sequence[int]) -> dict[int, Entry]:
         marks = ",".join("?" * len(ids))
         rows = self.conn.execute(f"SELECT {_ENTRY_COLUMNS} FROM artworks WHERE id IN ({marks})", list(ids))
@@ -336,6 +379,7 @@ class StyleLibrary:
         """The descriptor of ``image`` (path, PIL, array, tensor) under this library's config."""
         return describe(load_image(image), self.config)
 
+    @_db_errors
     def search(self, query: np.ndarray, k: int, threshold: Optional[float] = None,
                exclude_sha256: Optional[str] = None) -> list[Hit]:
         """The ``k`` entries nearest to descriptor ``query``, nearest first.
@@ -365,11 +409,13 @@ class StyleLibrary:
             hits = [h for h in hits if h.distance <= threshold]
         return hits[: int(k)]
 
+    @_db_errors
     def distance_stats(self, threshold: Optional[float] = None) -> dict:
         """:func:`distance_stats` of this library's descriptors."""
         return distance_stats(self.vectors()[1], threshold)
 
     # --- writing ---------------------------------------------------------------------
+    @_db_errors
     def update(self, roots: Sequence[str | os.PathLike], metadata: Optional[dict[str, dict[str, str]]] = None,
                prune: bool = False, progress: Optional[ProgressFn] = None) -> UpdateReport:
         """Add the images under ``roots``; embed only content not stored yet.
@@ -378,8 +424,8 @@ class StyleLibrary:
         artist/title from their names. ``prune``: also drop rows whose file no longer exists
         or that lie under a root but were not found there. Each image is committed on its own.
         """
-        files = scan(roots)
-        report = UpdateReport()
+        files, unreachable = find_images(roots)
+        report = UpdateReport(skipped=list(unreachable))
         known = {r[0]: (r[1], dict(zip(("artist", "title", "movement"), r[2:])))
                  for r in self.conn.execute("SELECT path, sha256, artist, title, movement FROM artworks")}
         for i, path in enumerate(files):
@@ -388,33 +434,18 @@ class StyleLibrary:
             key = str(path)
             meta = (metadata or {}).get(key) or (metadata or {}).get(path.name) or metadata_from_name(path)
             try:
-                sha = file_sha256(path)
-            except OSError as exc:
-                report.skipped.append((key, exc.strerror or str(exc)))
+                added = self._add_file(path, meta, known.get(key))
+            except sqlite3.Error:
+                raise  # the library itself is damaged: stop (reported by _db_errors)
+            except Exception as exc:  # any one bad file is skipped with its reason, never the whole build
+                report.skipped.append((key, _file_reason(exc)))
+                if key in known:  # the file changed into something unusable: its old vector is stale
+                    self._delete([key])
                 continue
-            if key in known and known[key][0] == sha:
-                if known[key][1] != meta:
-                    with self.conn:
-                        self.conn.execute("UPDATE artworks SET artist=?, title=?, movement=? WHERE path=?",
-                                          (meta["artist"], meta["title"], meta["movement"], key))
+            if added is None:
                 report.unchanged += 1
-                continue
-            row = self.conn.execute("SELECT width, height, vector FROM artworks WHERE sha256 = ? LIMIT 1",
-                                    (sha,)).fetchone()
-            if row is not None:
-                (width, height, blob), target = row, report.reused
             else:
-                try:
-                    img = load_image(path)
-                except UsageError as exc:
-                    report.skipped.append((key, str(exc)))
-                    if key in known:  # the file changed into something unreadable: its old vector is stale
-                        self._delete([key])
-                    continue
-                (width, height), blob, target = img.size, describe(img, self.config), report.embedded
-            with self.conn:
-                self.put(key, sha, path.stat().st_size, (width, height), meta, blob)
-            target.append(key)
+                (report.reused if added else report.embedded).append(key)
         if progress is not None:
             progress(len(files), len(files), "")
         if prune:
@@ -425,6 +456,29 @@ class StyleLibrary:
             report.removed = self._delete(gone)
         return report
 
+    def _add_file(self, path: Path, meta: dict[str, str], known: Optional[tuple[str, dict[str, str]]]) -> Optional[bool]:
+        """Store one file: None if it was unchanged, True if its content was known (vector reused),
+        False if it was embedded. Raises for an unreadable or unusable file."""
+        key, sha = str(path), file_sha256(path)
+        if known is not None and known[0] == sha:
+            if known[1] != meta:
+                with self.conn:
+                    self.conn.execute("UPDATE artworks SET artist=?, title=?, movement=? WHERE path=?",
+                                      (meta["artist"], meta["title"], meta["movement"], key))
+            return None
+        row = self.conn.execute("SELECT width, height, vector FROM artworks WHERE sha256 = ? LIMIT 1",
+                                (sha,)).fetchone()
+        if row is not None:
+            width, height, blob = row
+        else:
+            img = load_image(path)
+            width, height = img.size
+            blob = describe(img, self.config)
+        with self.conn:
+            self.put(key, sha, path.stat().st_size, (width, height), meta, blob)
+        return row is not None
+
+    @_db_errors
     def put(self, path: str, sha256: str, nbytes: int, size: tuple[int, int], meta: dict[str, str],
             vector: np.ndarray | bytes) -> None:
         """Insert or replace the row at ``path`` (no commit: wrap calls in ``with lib.conn:``)."""
@@ -439,6 +493,7 @@ class StyleLibrary:
             (path, sha256, nbytes, size[0], size[1], meta["artist"], meta["title"], meta["movement"], blob))
         self._index = None
 
+    @_db_errors
     def remove(self, paths: Sequence[str | os.PathLike]) -> list[str]:
         """Drop the entries at ``paths`` (a folder drops everything under it); returns the paths
         dropped. Raises ``UsageError`` if a path matches no entry."""
@@ -452,6 +507,7 @@ class StyleLibrary:
             drop += match
         return self._delete(sorted(set(drop)))
 
+    @_db_errors
     def _delete(self, paths: Sequence[str]) -> list[str]:
         with self.conn:
             self.conn.executemany("DELETE FROM artworks WHERE path = ?", [(p,) for p in paths])
@@ -469,6 +525,17 @@ def sync_folder(db: str | os.PathLike, folder: str | os.PathLike, metadata_csv: 
     meta = read_metadata_csv(metadata_csv) if metadata_csv and Path(metadata_csv).is_file() else None
     with StyleLibrary.open(db, create=True) as lib:
         return lib.update([folder], meta, prune=True, progress=progress)
+
+
+def _file_reason(exc: Exception) -> str:
+    """One line saying why a file was skipped."""
+    if isinstance(exc, AtelierError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return _os_reason(exc)
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 
 def _describe_config(cfg: DescriptorConfig) -> str:

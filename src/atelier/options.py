@@ -37,6 +37,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 COLOR_MODES = ("none", "luminance", "match")
+MAX_SEED = 2**32 - 1  # what every random generator Atelier uses (torch, numpy, random) accepts
 
 
 def option_field(default: Any, help: str) -> Any:
@@ -54,6 +55,11 @@ def strength_factor(strength: float) -> float:
     """
     return float(strength) ** STRENGTH_EXPONENT
 
+
+def check_seed(value: Any, name: str = "seed") -> None:
+    """Raise ``UsageError`` unless ``value`` is an integer in ``0..MAX_SEED``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise UsageError(f"{name} must be an integer between 0 and {MAX_SEED}, got {value!r}")
 
 INITS = ("content", "noise", "style")  # or a path to an image file
 OPTIMIZERS = ("lbfgs", "adam")
@@ -142,9 +148,10 @@ class StyleOptions:
             finite("style_ratio", 0, 1)
         elif self.content_weight == 0 and self.style_weight == 0:
             raise UsageError("content_weight and style_weight cannot both be 0")
-        for name in ("size", "iterations", "levels", "save_every", "seed"):
+        for name in ("size", "iterations", "levels", "save_every"):
             if int(getattr(self, name)) != getattr(self, name):
                 raise UsageError(f"{name} must be an integer, got {getattr(self, name)!r}")
+        check_seed(self.seed)
         if self.optimizer not in OPTIMIZERS:
             raise UsageError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
         if self.pooling not in ("max", "avg"):

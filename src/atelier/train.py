@@ -37,7 +37,7 @@ from .feedforward import registry
 from .feedforward.data import RandomCrops
 from .gatys import autocast
 from .images import load_image, resize_long_side, to_tensor
-from .options import option_field
+from .options import check_seed, option_field
 from .vgg import load_vgg
 
 
@@ -78,6 +78,7 @@ class TrainOptions:
         for name in ("size", "batch", "steps"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name} must be at least 1")
+        check_seed(self.seed, "--seed")
         if self.size < 32 or self.size % 16:
             raise UsageError("--size must be a multiple of 16, at least 32")
         if self.precision not in ("auto", "bf16", "fp32"):

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from ..api import upscale_note
 from ..errors import AtelierError, UsageError
 from ..gatys import Progress
-from ..images import ImageLike, decode_bytes, encode_png, save_image, write_json
+from ..images import ImageLike, decode_bytes, encode_png, save_image, sidecar_path
 
 STDIO = "-"  # CONTENT read from stdin, -o written to stdout
 json_option = click.option("--json", "as_json", is_flag=True,
@@ -138,6 +138,8 @@ def check_output(path: str, as_json: bool = False) -> Path:
         raise UsageError(f"output directory does not exist: {parent}")
     if p.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"):
         raise UsageError(f"unsupported output format {p.suffix or '(none)'!r}; use .png, .jpg, .webp or .tif")
+    if sidecar_path(p).is_dir():
+        raise UsageError(f"the metadata file of the output is a directory: {sidecar_path(p)}")
     try:  # fail before minutes of work, not after
         tempfile.TemporaryFile(dir=parent).close()
     except OSError as exc:
@@ -147,12 +149,13 @@ def check_output(path: str, as_json: bool = False) -> Path:
 
 def sidecar(path: Path) -> Optional[Path]:
     """The metadata file written beside an output (none for stdout)."""
-    return None if is_stdout(path) else path.with_suffix(path.suffix + ".json")
+    return None if is_stdout(path) else sidecar_path(path)
 
 
 def write_result(img: Image.Image, path: Path, extra: Optional[dict[str, Any]] = None,
                  quiet: bool = False) -> dict[str, Any]:
-    """Save ``img`` atomically with its metadata in a PNG text chunk and in ``PATH.json``;
+    """Save ``img`` with its metadata in a PNG text chunk and in ``PATH.json``, both in one
+    atomic step (both files appear, or neither);
     ``-`` writes the PNG (metadata in its text chunk) to stdout instead, in one piece.
     Notes (the output is larger than the photo) go to stderr unless ``quiet``."""
     meta = dict(img.info.get("atelier", {}))
@@ -163,8 +166,7 @@ def write_result(img: Image.Image, path: Path, extra: Optional[dict[str, Any]] =
         out.write(data)
         out.flush()
     else:
-        save_image(img, path, meta)
-        write_json(sidecar(path), meta)
+        save_image(img, path, meta, sidecar=True)
     img.info["atelier"] = meta
     note = upscale_note(meta)
     if note and not quiet:

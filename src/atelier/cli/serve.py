@@ -31,9 +31,8 @@ def check_port(host: str, port: int) -> None:
 @dataclass_options(ServeOptions)
 def serve_cmd(**kwargs: Any) -> None:
     """Start the studio web page (default http://127.0.0.1:7860, this machine only)."""
-    import uvicorn
-
     from ..web.app import create_app
+    from ..web.server import serve
 
     opts = dataclass_from_kwargs(ServeOptions, kwargs).validate()
     check_port(opts.host, opts.port)
@@ -41,7 +40,7 @@ def serve_cmd(**kwargs: Any) -> None:
         click.echo(f"atelier: warning: listening on {opts.host}: other machines can reach this server", err=True)
     app = create_app(opts)
     click.echo(f"Atelier studio on http://{opts.host}:{opts.port}/  (Ctrl-C to stop)")
-    uvicorn.run(app, host=opts.host, port=opts.port, log_level="warning")
+    serve(app, opts.host, opts.port)
 
 
 COMMANDS = [serve_cmd]

@@ -22,29 +22,34 @@ def study_group() -> None:
 @study_group.command("serve")
 @click.option("--a", "dir_a", required=True, help="folder of results of method A")
 @click.option("--b", "dir_b", required=True, help="folder of results of method B (same file names)")
+@click.option("--inputs", multiple=True, metavar="DIR",
+              help="folder of the content and style images the results' sidecars name (repeatable); "
+                   "images elsewhere are not shown")
 @click.option("--label-a", default=None, help="name of A in the report [default: folder name]")
 @click.option("--label-b", default=None, help="name of B in the report [default: folder name]")
 @click.option("--db", default=DEFAULT_DB, show_default=True, help="SQLite file for the votes")
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to bind (localhost only by default)")
 @click.option("--port", default=8765, show_default=True, type=int)
-def serve_cmd(dir_a: str, dir_b: str, label_a: Optional[str], label_b: Optional[str], db: str, host: str,
-              port: int) -> None:
+def serve_cmd(dir_a: str, dir_b: str, inputs: tuple[str, ...], label_a: Optional[str], label_b: Optional[str],
+              db: str, host: str, port: int) -> None:
     """Serve the study page: content, style and the two results in random order; votes go to --db."""
-    import uvicorn
-
     from ..study.app import create_app
     from ..study.questions import find_questions
     from ..study.store import VoteStore
+    from ..web.guard import is_loopback
+    from ..web.server import serve
 
     if not 1 <= port <= 65535:
         raise UsageError(f"--port must be 1..65535, got {port}")
-    questions = find_questions(Path(dir_a), Path(dir_b))
+    questions = find_questions(Path(dir_a), Path(dir_b), [Path(d) for d in inputs])
     store = VoteStore(Path(db))
     store.bind({"a": str(Path(dir_a).resolve()), "b": str(Path(dir_b).resolve()),
                 "label_a": label_a or Path(dir_a).resolve().name, "label_b": label_b or Path(dir_b).resolve().name,
                 "questions": str(len(questions))})
     click.echo(f"study of {len(questions)} questions at http://{host}:{port}/ (votes in {db}); Ctrl-C to stop")
-    uvicorn.run(create_app(questions, store), host=host, port=port, log_level="warning")
+    if not is_loopback(host):
+        click.echo(f"atelier: warning: listening on {host}: other machines can reach this server", err=True)
+    serve(create_app(questions, store, local=is_loopback(host)), host, port)
 
 
 @study_group.command("report")

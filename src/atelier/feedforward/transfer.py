@@ -18,13 +18,12 @@ from .. import color, starter
 from ..api import describe_input, metadata, upscale_record
 from ..errors import UsageError
 from ..gatys import autocast, pick_device
-from ..images import ImageLike, load_image, resize_long_side, to_pil, to_tensor
+from ..images import MIN_SIDE, ImageLike, check_dimensions, load_image, resize_long_side, to_pil, to_tensor
 from ..options import option_field
 from ..vgg import VGG, load_vgg
 from . import registry
 from .decoder import pad_to_multiple
 
-MIN_SIDE = 16  # relu5_1 needs four 2x poolings
 MAX_SIDE = 8192  # largest output long side (as for Gatys)
 STYLE_CACHE_SIZE = 4  # encoded style images kept by ``style_features``
 COLORS = ("none", "luminance", "match")
@@ -169,9 +168,12 @@ def transfer(content: ImageLike, styles: Sequence[ImageLike] = (), options: Opti
     opts.validate(len(styles))
     c_img, alpha = load_image(content, with_alpha=True)
     photo = c_img.size
+    check_dimensions(c_img.size, opts.size, "content image")
     c_img = resize_long_side(c_img, opts.size)
     side = opts.style_size or opts.size
     s_imgs = [load_image(s) for s in styles]
+    for s in s_imgs:
+        check_dimensions(s.size, min(max(s.size), side), "style image")
     s_imgs = [resize_long_side(s, side) if max(s.size) > side else s for s in s_imgs]
     device = pick_device(opts.device)
     model = cached_model(opts.method, opts.model, str(device))

@@ -1,7 +1,8 @@
 """Votes of a study in an embedded SQLite database (safe for concurrent respondents).
 
 Tables
-    ``meta(key, value)``: the two folders and their labels, fixed when the study is created.
+    ``meta(key, value)``: the two folders and their labels, fixed when the study is created,
+    and the secret respondent ids are signed with (:mod:`.respondents`).
     ``shown(respondent, question, left_side, shown_at)``: which result ('a' or 'b') was
     shown on the left to this respondent; drawn once, so a reload shows the same order.
     ``votes(respondent, question, choice, left_side, created_at)``: one answer per
@@ -63,6 +64,12 @@ class VoteStore:
     def meta(self) -> dict[str, str]:
         with closing(self._connect()) as db:
             return dict(db.execute("SELECT key, value FROM meta").fetchall())
+
+    def secret(self) -> bytes:
+        """The key respondent ids are signed with (made once, kept in ``meta``)."""
+        with closing(self._connect()) as db, db:
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('secret', ?)", (secrets.token_hex(32),))
+            return bytes.fromhex(db.execute("SELECT value FROM meta WHERE key = 'secret'").fetchone()[0])
 
     def bind(self, values: dict[str, str]) -> None:
         """Record the study's folders/labels; refuse a database made for other folders."""

@@ -1,6 +1,6 @@
 """The FastAPI application behind ``atelier serve``: one static page plus a small JSON API.
 
-Routes (every error is JSON ``{"detail": "<one line>"}`` with a 4xx status):
+Routes (every error is JSON ``{"detail": "<one line>"}``, see :mod:`.guard`):
 
 ``GET  /``                                the studio page (static/index.html)
 ``GET  /api/capabilities``                methods, optional features, limits, presets, samples
@@ -17,56 +17,37 @@ Routes (every error is JSON ``{"detail": "<one line>"}`` with a 4xx status):
 ``POST /api/portrait/mask``               person/face mask preview of a content image
 
 A browser session is a random id in an HTTP-only cookie. Uploads and results live in one
-temporary directory that is deleted when the server stops. POSTs whose ``Origin`` is another
-site are refused (another page in the user's browser cannot use the server), and a server
-bound to localhost answers only to localhost host names (no DNS rebinding).
+temporary directory that is deleted when the server stops. :mod:`.guard` refuses cross-site
+POSTs, other host names (on localhost), bodies past the limit and slow bodies, and caps the
+requests served at once; :class:`.jobs.JobQueue` caps the waiting jobs (429).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import re
-import secrets
 from pathlib import Path
 from typing import Any, Optional
-from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.trustedhost import TrustedHostMiddleware
-from ..errors import UsageError
+from starlette.concurrency import run_in_threadpool
+
+from ..errors import AtelierError, UsageError
 from ..options import COLOR_MODES, PRESETS
+from . import guard
 from .config import QUALITY, ServeOptions
 from .features import add_feature_routes
 from .jobs import DONE
 from .requests import JobRequest, plan_job
+from .session import Sessions
 from .studio import Studio, sample_names, sample_thumbnail
 from .uploads import UploadError
 
 STATIC = Path(__file__).parent / "static"
-SESSION_COOKIE = "atelier_session"
-_SESSION = re.compile(r"[0-9a-f]{32}")
-SECURITY_HEADERS = {
-    # everything comes from this server: no CDN, no inline script
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
-
-
-def same_origin(request: Request) -> bool:
-    """False for a state-changing request whose ``Origin`` is another site than this server."""
-    origin = request.headers.get("origin")
-    if request.method in ("GET", "HEAD", "OPTIONS") or origin is None:
-        return True
-    return urlsplit(origin).netloc == request.headers.get("host", "")
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"detail": message}, status_code=status)
+JSON_BODY_LIMIT = 1_000_000  # bytes of any request body other than an upload
 
 
 def create_app(opts: Optional[ServeOptions] = None, workdir: Optional[Path] = None) -> FastAPI:
@@ -81,31 +62,22 @@ def create_app(opts: Optional[ServeOptions] = None, workdir: Optional[Path] = No
     app = FastAPI(title="Atelier studio", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.studio = studio
 
-    @app.middleware("http")
-    async def session_and_headers(request: Request, call_next):
-        if not same_origin(request):  # another web site posting to this server through the user's browser
-            return _error(403, "cross-site requests are refused")
-        sid = request.cookies.get(SESSION_COOKIE, "")
-        fresh = not _SESSION.fullmatch(sid)
-        request.state.session = secrets.token_hex(16) if fresh else sid
-        response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
-        if fresh:
-            response.set_cookie(SESSION_COOKIE, request.state.session, httponly=True, samesite="strict")
-        return response
+    app.add_middleware(Sessions)
+    upload = guard.BodyLimit(studio.uploads.max_bytes + 64_000,  # the file plus its multipart framing
+                             lambda n: str(studio.uploads.too_big(n)))
+    guard.install(app, local=studio.opts.is_local, max_requests=studio.opts.max_requests,
+                  body_limit=lambda path: upload if path == "/api/uploads" else guard.request_limit(JSON_BODY_LIMIT))
 
-    if studio.opts.is_local:  # refuse other host names (DNS rebinding of a local server)
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost", "[::1]", "::1"])
-
-    @app.exception_handler(UsageError)
-    async def usage_error(request: Request, exc: UsageError):
-        return _error(getattr(exc, "status", 400), str(exc))
+    @app.exception_handler(AtelierError)
+    async def atelier_error(request: Request, exc: AtelierError):
+        status = getattr(exc, "status", 400 if isinstance(exc, UsageError) else 500)
+        return guard.json_error(status, str(exc), getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        return _error(400, f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request")
+        return guard.json_error(400, f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request")
 
     # --- page and reference data -----------------------------------------------------
     @app.get("/", include_in_schema=False)
@@ -132,24 +104,17 @@ def create_app(opts: Optional[ServeOptions] = None, workdir: Optional[Path] = No
     # --- uploads ---------------------------------------------------------------------
     @app.post("/api/uploads")
     async def post_upload(request: Request) -> dict[str, Any]:
-        uploads = studio.uploads
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > uploads.max_bytes + 64_000:  # refuse before reading the body
-            raise uploads.too_big(int(length))
+        uploads = studio.uploads  # the Guard refuses bodies over the limit as they stream in
         form = await request.form(max_files=1, max_fields=1)
-        chunks, n = [], 0
         try:
             file = form.get("file")
             if file is None or isinstance(file, str):
                 raise UploadError("no file in the upload (expected form field 'file')")
-            while chunk := await file.read(1 << 20):
-                n += len(chunk)
-                if n > uploads.max_bytes:
-                    raise uploads.too_big(n)
-                chunks.append(chunk)
+            data = await file.read(uploads.max_bytes + 1)
         finally:
             await form.close()  # deletes the spooled temporary file
-        up = uploads.add(b"".join(chunks), file.filename)
+        # sniffing and decoding take up to seconds for large images: not on the event loop
+        up = await run_in_threadpool(uploads.add, data, file.filename)
         return {"id": up.id, "name": up.name, "width": up.width, "height": up.height, "format": up.format}
 
     # --- jobs ------------------------------------------------------------------------
@@ -173,7 +138,7 @@ def create_app(opts: Optional[ServeOptions] = None, workdir: Optional[Path] = No
     def get_preview(job_id: str) -> Response:
         preview = studio.job(job_id).preview
         if preview is None:
-            return _error(404, "no intermediate image (the job is not running)")
+            return guard.json_error(404, "no intermediate image (the job is not running)")
         buf = io.BytesIO()
         preview.save(buf, "JPEG", quality=90)
         return Response(buf.getvalue(), media_type="image/jpeg", headers={"Cache-Control": "no-store"})
@@ -183,7 +148,7 @@ def create_app(opts: Optional[ServeOptions] = None, workdir: Optional[Path] = No
         job = studio.job(job_id)
         paths = job.result.paths if job.state == DONE else []
         if not 0 <= index < len(paths) or not paths[index].is_file():
-            return _error(404, f"no such result: the job is {job.state}")
+            return guard.json_error(404, f"no such result: the job is {job.state}")
         name = f"atelier-{job.id[:8]}" + (f"-{index + 1}" if len(paths) > 1 else "") + ".png"
         return FileResponse(paths[index], media_type="image/png", filename=name if download else None,
                             content_disposition_type="attachment" if download else "inline")

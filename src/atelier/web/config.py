@@ -17,12 +17,12 @@ the same calibrated knob as ``--strength`` (1 is the default, 0.5 lighter, 2 str
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, replace
 from typing import Optional
 
 from ..errors import UsageError
 from ..options import COLOR_MODES, PRESETS, StyleOptions, option_field
+from .guard import is_loopback
 
 QUALITY: dict[str, dict[str, int]] = {
     "preview": {"size": 256, "iterations": 8, "levels": 3},
@@ -43,6 +43,9 @@ class ServeOptions:
     max_pixels: int = option_field(40_000_000, "largest accepted upload in pixels (width x height)")
     max_size: int = option_field(1024, "largest output long side a job may ask for")
     max_jobs: int = option_field(100, "finished jobs (and their result files) kept before the oldest are deleted")
+    max_waiting: int = option_field(16, "jobs allowed to wait in the queue, in all (more are refused with 429)")
+    max_waiting_per_session: int = option_field(4, "jobs one browser session may have waiting")
+    max_requests: int = option_field(64, "requests served at the same time (more are answered 503)")
     library: Optional[str] = option_field(None, "style library file for search and augmentation "
                                         "(none given: $ATELIER_LIBRARY or ~/.cache/atelier/library.sqlite, when present)")
 
@@ -50,7 +53,8 @@ class ServeOptions:
         """Raise :class:`UsageError` for out-of-range settings; return self."""
         if not 0 <= self.port <= 65535:
             raise UsageError(f"port must be 0..65535, got {self.port}")
-        for name, lo in (("concurrency", 1), ("max_pixels", 1), ("max_size", 16), ("max_jobs", 1)):
+        for name, lo in (("concurrency", 1), ("max_pixels", 1), ("max_size", 16), ("max_jobs", 1), ("max_waiting", 1),
+                         ("max_waiting_per_session", 1), ("max_requests", 1)):
             if getattr(self, name) < lo:
                 raise UsageError(f"{name.replace('_', '-')} must be >= {lo}, got {getattr(self, name)}")
         if not self.max_upload_mb > 0:
@@ -64,12 +68,7 @@ class ServeOptions:
     @property
     def is_local(self) -> bool:
         """True if the server is reachable from this machine only."""
-        if self.host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False
+        return is_loopback(self.host)
 
 
 @dataclass

@@ -16,7 +16,7 @@ from fastapi import FastAPI, Response
 from PIL import Image
 from pydantic import BaseModel, Field
 
-from ..errors import UsageError
+from ..errors import AtelierError, UsageError
 from ..images import load_image
 from .studio import Studio, thumbnail
 from .tasks import shrink
@@ -59,8 +59,17 @@ def add_feature_routes(app: FastAPI, studio: Studio) -> None:
         path = studio.library_path()
         style, name = studio.resolve(req.style)
         lib_caps = studio.caps["features"]["library"]
-        with studio.interactive, StyleLibrary.open(path) as lib:
-            hits = lib.search(lib.describe(style), req.k)
+        with studio.interactive:
+            try:
+                lib = StyleLibrary.open(path)
+            except UsageError as exc:  # the server's library is at fault, not the request
+                raise AtelierError(f"the style library cannot be used: {exc}") from None
+            with lib:
+                query = lib.describe(style)
+                try:
+                    hits = lib.search(query, req.k)
+                except UsageError as exc:
+                    raise AtelierError(f"the style library cannot be searched: {exc}") from None
         found = []
         for h in hits:
             if h.entry.id not in studio.thumbs:

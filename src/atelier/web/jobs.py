@@ -21,10 +21,21 @@ from ..errors import AtelierError
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 FINISHED = frozenset({DONE, FAILED, CANCELLED})
+RETRY_AFTER_S = 15  # a job refused because the queue is full may be retried after this many seconds
 
 
 class Cancelled(Exception):
     """Raised inside a job by :meth:`JobContext.report` after a cancel request."""
+
+
+class QueueFull(AtelierError):
+    """Too many jobs are waiting (in all, or of this owner); answered with 429 and ``Retry-After``."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 @dataclass
@@ -92,13 +103,17 @@ class JobQueue:
 
     ``max_jobs`` bounds how many jobs are remembered: beyond it the oldest finished jobs
     are forgotten and ``on_discard(job)`` is called for each (e.g. to delete its files).
+    ``max_waiting`` and ``max_waiting_per_owner`` bound the waiting line (a waiting job holds
+    its input images): :meth:`submit` raises :class:`QueueFull` beyond them.
     """
 
     def __init__(self, concurrency: int = 1, max_jobs: int = 100,
-                 on_discard: Optional[Callable[[Job], None]] = None):
+                 on_discard: Optional[Callable[[Job], None]] = None,
+                 max_waiting: Optional[int] = None, max_waiting_per_owner: Optional[int] = None):
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
         self.concurrency, self.max_jobs, self.on_discard = concurrency, max_jobs, on_discard
+        self.max_waiting, self.max_waiting_per_owner = max_waiting, max_waiting_per_owner
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._jobs: dict[str, Job] = {}
@@ -112,16 +127,25 @@ class JobQueue:
     # --- submitting and asking ------------------------------------------------------
     def submit(self, fn: Callable[[JobContext], Any], owner: str = "", label: str = "",
                info: Optional[dict[str, Any]] = None) -> Job:
-        """Queue ``fn``; returns its :class:`Job` (state ``queued``)."""
+        """Queue ``fn``; returns its :class:`Job` (state ``queued``). Raises :class:`QueueFull`."""
         job = Job(secrets.token_hex(16), owner, label, fn, dict(info or {}))
         with self._lock:
             if self._closed:
                 raise AtelierError("the server is shutting down")
+            self._check_room(owner)
             self._jobs[job.id] = job
             self._waiting.append(job)
             self._wake.notify()
         self._forget_old()
         return job
+
+    def _check_room(self, owner: str) -> None:
+        waiting = len(self._waiting)
+        if self.max_waiting is not None and waiting >= self.max_waiting:
+            raise QueueFull(f"the queue is full ({waiting} jobs waiting); try again later", RETRY_AFTER_S)
+        mine = sum(1 for j in self._waiting if j.owner == owner)
+        if self.max_waiting_per_owner is not None and mine >= self.max_waiting_per_owner:
+            raise QueueFull(f"you already have {mine} jobs waiting; wait for them or cancel one", RETRY_AFTER_S)
 
     def get(self, job_id: str) -> Job:
         """The job with this id; ``KeyError`` if unknown or forgotten."""
@@ -171,6 +195,7 @@ class JobQueue:
             if job.state == QUEUED:
                 self._waiting.remove(job)
                 job.state, job.finished = CANCELLED, time.monotonic()
+                job.fn = job.preview = None  # free its inputs now, not when it is forgotten
             return True
 
     def shutdown(self, timeout: float = 10.0) -> None:
@@ -181,6 +206,7 @@ class JobQueue:
                 job.cancel_requested.set()
             for job in self._waiting:
                 job.state, job.finished = CANCELLED, time.monotonic()
+                job.fn = job.preview = None
             self._waiting.clear()
             self._wake.notify_all()
         for w in self._workers:

@@ -13,6 +13,7 @@ from typing import Any, Optional
 from pydantic import BaseModel, Field
 
 from ..errors import UsageError
+from ..images import check_dimensions
 from .config import JobSettings, style_options
 from .studio import Studio
 from .tasks import JobFn, feedforward_job, gatys_job, library_job, refine_options
@@ -58,6 +59,9 @@ def plan_job(studio: Studio, req: JobRequest, session: str) -> tuple[JobFn, dict
     content, content_name = studio.resolve(req.content)
     styles = [studio.resolve(r) for r in req.styles]
     images = [s for s, _ in styles]
+    for img, what in [(content, "content image"), *((s, "style image") for s in images)]:
+        # Gatys scales the content to the size asked for; the feed-forward methods only shrink
+        check_dimensions(img.size, sopts.size if req.method == "gatys" else min(max(img.size), sopts.size), what)
     extra = {"content": content_name, "styles": [n for _, n in styles], "interface": "web"}
     info = {"method": req.method, "quality": req.quality, "size": sopts.size, "iterations": sopts.iterations,
             "strength": req.strength, "color": req.color, "seed": req.seed, "look": req.look,

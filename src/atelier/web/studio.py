@@ -74,7 +74,8 @@ class Studio:
         self.results = self.root / "results"
         self.results.mkdir(parents=True, exist_ok=True)
         self.uploads = UploadStore(self.root / "uploads", opts.max_bytes, opts.max_pixels)
-        self.queue = JobQueue(opts.concurrency, opts.max_jobs, on_discard=self._discard)
+        self.queue = JobQueue(opts.concurrency, opts.max_jobs, on_discard=self._discard, max_waiting=opts.max_waiting,
+                              max_waiting_per_owner=opts.max_waiting_per_session)
         self.caps = capabilities.detect(opts.library)
         self.thumbs: OrderedDict[int, bytes] = OrderedDict()  # library artwork id -> JPEG (from searches)
         self.interactive = threading.Lock()  # one interactive computation (search, mask) at a time

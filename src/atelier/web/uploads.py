@@ -1,8 +1,9 @@
 """Validated image uploads, stored under server-chosen random ids.
 
 Every upload is checked by content, never by its name or declared type: Pillow must
-recognise it as one of :data:`FORMATS`, its pixel count must be within the limit (checked
-from the header, before decoding), and it must decode completely. The client's file name
+recognise it as one of :data:`FORMATS`, its pixel count must be within the limit and each
+side at least :data:`atelier.images.MIN_SIDE` (checked from the header, before decoding),
+and it must decode completely. The client's file name
 is kept only as a display label; files on disk are named by a random hex id, and ids
 from requests are matched against ``[0-9a-f]{32}`` before any path is built, so no
 request can reach a path outside the store.
@@ -23,7 +24,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import UsageError
-from ..images import load_image
+from ..images import check_dimensions, load_image
 
 FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif"}
 _ID = re.compile(r"[0-9a-f]{32}")
@@ -74,6 +75,10 @@ def sniff(data: bytes, max_pixels: int) -> tuple[str, int, int]:
     w, h = img.size
     if w * h > max_pixels:
         raise UploadError(f"image has too many pixels ({w}x{h}; limit {max_pixels:,})", 413)
+    try:
+        check_dimensions((w, h))  # the rule every stylization applies, checked before anything waits
+    except UsageError as exc:
+        raise UploadError(str(exc)) from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -27,8 +27,13 @@ function loaded(ids) {
 }
 
 async function next() {
-  const id = await respondent();
-  const r = await fetch("/api/next?respondent=" + encodeURIComponent(id));
+  let id = await respondent();
+  let r = await fetch("/api/next?respondent=" + encodeURIComponent(id));
+  if (r.status === 403) {  // an id of another study (or an old server): ask for a new one
+    localStorage.removeItem("atelier-respondent");
+    id = await respondent();
+    r = await fetch("/api/next?respondent=" + encodeURIComponent(id));
+  }
   if (!r.ok) throw new Error("server error " + r.status);
   const q = await r.json();
   document.getElementById("question").hidden = q.done;
