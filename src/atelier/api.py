@@ -61,11 +61,11 @@ def stylize(content: ImageLike, styles: Styles, options: Optional[StyleOptions] 
             method: str = "gatys", feedforward: Any = None, **overrides: Any) -> Image.Image:
     """Repaint ``content`` in the style of ``styles`` (Gatys et al., coarse-to-fine).
 
-    ``method`` other than ``"gatys"`` (``"adain"``, ``"wct"``, ``"sanet"``, ``"johnson"``) runs a
-    trained feed-forward network instead (docs/feedforward.md): ``options``' size, style_scale,
-    style_blend, color, precision and device apply; ``feedforward`` (a
-    :class:`atelier.feedforward.transfer.FeedForwardOptions`) carries its own settings
-    (alpha, sanet_w1/w2, model); ``regions`` and ``progress`` need Gatys.
+    ``method`` other than ``"gatys"`` (``"adain"``, ``"wct"``, ``"sanet"``, ``"johnson"``,
+    ``"ghiasi"``, ``"multistyle"``) runs a feed-forward network instead (docs/feedforward.md):
+    ``options``' size, style_scale, style_blend, color, precision and device apply;
+    ``feedforward`` (a :class:`atelier.feedforward.transfer.FeedForwardOptions`) carries its
+    own settings (alpha, sanet_w1/w2, style_index, model); ``regions`` and ``progress`` need Gatys.
 
     Parameters
     ----------

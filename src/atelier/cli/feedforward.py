@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ..feedforward.registry import takes_style_images
 from ..feedforward.transfer import FeedForwardOptions, transfer
 from .common import check_output, dataclass_from_kwargs, dataclass_options, write_result
 
@@ -17,15 +18,17 @@ from .common import check_output, dataclass_from_kwargs, dataclass_options, writ
 @click.option("-q", "--quiet", is_flag=True, help="print nothing on success")
 @dataclass_options(FeedForwardOptions)
 def transfer_cmd(content: str, styles: tuple[str, ...], output: str, quiet: bool, **kwargs: Any) -> None:
-    """Stylize CONTENT with STYLE [STYLE...] in one forward pass (AdaIN, WCT, SANet),
-    or with a per-style Johnson net (`--method johnson [--model PATH]`, no STYLE needed)."""
+    """Stylize CONTENT with STYLE [STYLE...] in one forward pass (AdaIN, WCT, SANet, and
+    `--method ghiasi`: Magenta's pretrained arbitrary network), with a per-style Johnson net
+    (`--method johnson [--model PATH]`) or with the 26 built-in styles of
+    `--method multistyle --style-index N|N:w,M:w` (no STYLE needed for these two)."""
     opts = dataclass_from_kwargs(FeedForwardOptions, kwargs)
     out = check_output(output)
-    ignored = opts.method == "johnson" and bool(styles)
+    ignored = not takes_style_images(opts.method) and bool(styles)
     img = transfer(content, [] if ignored else list(styles), opts)
     write_result(img, out)
     if ignored:
-        click.echo("note: johnson applies the style its model was trained on; STYLE images were ignored", err=True)
+        click.echo(f"note: {opts.method} applies the style(s) built into its weights; STYLE images were ignored", err=True)
     if not quiet:
         click.echo(f"wrote {out} ({opts.method}, {img.info['atelier']['seconds']:.2f} s)")
 

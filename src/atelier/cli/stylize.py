@@ -60,7 +60,7 @@ def stylize_cmd(content: str, styles: tuple[str, ...], output: str, quiet: bool,
         raise UsageError("--augment works with --method gatys only")
     if portrait:
         if method != "gatys":
-            raise UsageError("--portrait with a feed-forward method: use `atelier portrait --backend sanet`")
+            raise UsageError("--portrait with a feed-forward method: use `atelier portrait --backend sanet|ghiasi`")
         aug = dataclass_from_kwargs(AugmentOptions, kwargs, base=AugmentOptions(neighbours=augment)).validate()
         return run_portrait(content, styles, out, PortraitOptions(), opts, aug, quiet)
     if augment:

