@@ -1,4 +1,4 @@
-"""``atelier transfer``: instant stylization with a trained feed-forward model."""
+"""``atelier transfer``: instant stylization with a feed-forward model; ``atelier multistyle-sheet``."""
 
 from __future__ import annotations
 
@@ -33,4 +33,21 @@ def transfer_cmd(content: str, styles: tuple[str, ...], output: str, quiet: bool
         click.echo(f"wrote {out} ({opts.method}, {img.info['atelier']['seconds']:.2f} s)")
 
 
-COMMANDS = [transfer_cmd]
+@click.command("multistyle-sheet")
+@click.argument("content", type=str, required=False)
+@click.option("-o", "--output", default="multistyle-sheet.png", show_default=True, help="contact sheet image to write")
+@click.option("--size", default=192, show_default=True, type=click.IntRange(32, 1024), help="long side of each tile")
+@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda")
+def multistyle_sheet_cmd(content: str | None, output: str, size: int, device: str) -> None:
+    """Show the 26 built-in styles of `--method multistyle` on CONTENT (default: a sample photo),
+    each tile labelled with its `--style-index`."""
+    from .. import samples
+    from ..feedforward.sheet import multistyle_sheet
+    from ..images import save_image
+
+    out = check_output(output)
+    save_image(multistyle_sheet(content or samples.content(), cell=size, device=device), out)
+    click.echo(f"wrote {out}")
+
+
+COMMANDS = [transfer_cmd, multistyle_sheet_cmd]
