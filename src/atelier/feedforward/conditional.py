@@ -14,6 +14,10 @@ blocks ``x + norm(conv(relu(norm(conv(x)))))``, two [2x nearest upsample -> 3x3 
 the last by StyleNorm and a sigmoid (output in 0..1). Ghiasi's contract convs have no norm
 (a batch norm folded into them). Fully convolutional: any N x 3 x H x W input with H and W
 multiples of 4 (the two stride-2 convs) comes back the same size.
+
+The two stride-2 convs and nearest upsampling leave a faint pattern locked to the 4-px grid
+of the strides (a periodic-artefact score of ~10 at 512 px, see :mod:`atelier.metrics`);
+:func:`shift_average` removes it by averaging the network over translations of that grid.
 """
 
 from __future__ import annotations
@@ -25,6 +29,23 @@ import torch.nn.functional as F
 from torch import nn
 
 EPS = 1e-5
+
+
+SHIFTS = {1: ((0, 0),), 4: ((0, 0), (0, 2), (2, 0), (2, 2)), 16: tuple((a, b) for a in range(4) for b in range(4))}
+
+
+def shift_average(net: nn.Module, image: torch.Tensor, code: torch.Tensor, shifts: int = 1) -> torch.Tensor:
+    """Mean of ``net(image shifted by (dy, dx), code)`` shifted back, over ``SHIFTS[shifts]``
+    (1: one pass; 4: shifts of 0 and 2 px; 16: all 4 x 4 phases of the stride grid)."""
+    if shifts not in SHIFTS:
+        raise ValueError(f"shifts must be one of {sorted(SHIFTS)}, got {shifts!r}")
+    h, w = image.shape[-2:]
+    total = 0
+    for dy, dx in SHIFTS[shifts]:
+        x = F.pad(image, (dx, 4 - dx, dy, 4 - dy), mode="reflect") if dy or dx else image
+        out = net(x, code)
+        total = total + (out[..., dy:dy + h, dx:dx + w] if dy or dx else out).float()
+    return total / len(SHIFTS[shifts])
 
 
 class StyleNorm(nn.Module):

@@ -25,7 +25,7 @@ from torch import nn
 
 from ..errors import UsageError
 from ..vgg import VGG
-from .conditional import StyleTransformer
+from .conditional import StyleTransformer, shift_average
 from .onnx_import import read_graph
 
 CODE_DIM = 100
@@ -137,12 +137,13 @@ class Ghiasi(nn.Module):
         return self.predictor(style).float()
 
     def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[torch.Tensor], weights: Sequence[float],
-                alpha: float = 1.0, **_: object) -> torch.Tensor:
-        """Stylize N x 3 x H x W content (H, W multiples of 4) with the blend of style codes ``styles``."""
+                alpha: float = 1.0, shifts: int = 1, **_: object) -> torch.Tensor:
+        """Stylize N x 3 x H x W content (H, W multiples of 4) with the blend of style codes
+        ``styles``, averaged over ``shifts`` translations (:func:`.conditional.shift_average`)."""
         code = sum(w * z for z, w in zip(styles, weights))
         if alpha < 1:
             code = alpha * code + (1 - alpha) * self.encode_style(content)
-        return self.transformer(content, code.expand(len(content), -1))
+        return shift_average(self.transformer, content, code.expand(len(content), -1), shifts)
 
 
 # --- weights from the ONNX graphs ------------------------------------------------------------

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..errors import UsageError
 from ..vgg import VGG
-from .conditional import StyleTransformer
+from .conditional import StyleTransformer, shift_average
 from .ghiasi import package_model
 from .onnx_import import read_graph
 
@@ -71,11 +71,11 @@ class MultiStyle(nn.Module):
         return model
 
     def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[object] = (), weights: Sequence[float] = (),
-                alpha: float = 1.0, style_index: Optional[str] = None, **_: object) -> torch.Tensor:
-        """N x 3 x H x W content (H, W multiples of 4) in the mix ``style_index`` of built-in styles;
-        ``alpha`` < 1 mixes the content back in (pixels)."""
+                alpha: float = 1.0, style_index: Optional[str] = None, shifts: int = 1, **_: object) -> torch.Tensor:
+        """N x 3 x H x W content (H, W multiples of 4) in the mix ``style_index`` of built-in styles,
+        averaged over ``shifts`` translations; ``alpha`` < 1 mixes the content back in (pixels)."""
         w = parse_style_index(style_index).to(content.device)
-        out = self.transformer(content, w.expand(len(content), -1))
+        out = shift_average(self.transformer, content, w.expand(len(content), -1), shifts)
         return alpha * out + (1 - alpha) * content if alpha < 1 else out
 
 

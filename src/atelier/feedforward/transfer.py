@@ -22,6 +22,7 @@ from ..images import ImageLike, load_image, resize_long_side, to_pil, to_tensor
 from ..options import option_field
 from ..vgg import VGG, load_vgg
 from . import registry
+from .conditional import SHIFTS
 from .decoder import pad_to_multiple
 from .multistyle import parse_style_index
 
@@ -45,6 +46,7 @@ class FeedForwardOptions:
     sanet_w1: float = option_field(1.0, "SANet: weight W1 of the relu4_1 attention branch (local patterns)")
     sanet_w2: float = option_field(1.0, "SANet: weight W2 of the relu5_1 attention branch (global layout)")
     style_index: Optional[str] = option_field(None, "multistyle: built-in style 0-25, or a mix such as 3:0.5,12:0.5 (default 0); see `atelier multistyle-sheet`")
+    shifts: int = option_field(1, "ghiasi, multistyle: average over 1, 4 or 16 translations of the network's 4-px stride grid (removes its faint periodic pattern; N x the time)")
     wct_levels: Sequence[int] = option_field((4, 3, 2, 1), "WCT: levels to transform, coarse to fine, among 5,4,3,2,1 (relu5_1..relu1_1); see docs/feedforward.md for why 5 is off by default")
     model: Optional[str] = option_field(None, "weights file (.safetensors) from `atelier train` (default: the shipped model)")
     color: str = option_field("none", "colour preservation: none | luminance (keep content chroma) | match (recolour styles first)")
@@ -78,6 +80,8 @@ class FeedForwardOptions:
             raise UsageError(f"color must be one of {', '.join(COLORS)}, got {self.color!r}")
         if not registry.takes_style_images(self.method) and self.color == "match":
             raise UsageError(f"{self.method} has its style built in: use --color luminance to keep the content's colours")
+        if self.shifts not in SHIFTS or isinstance(self.shifts, bool):
+            raise UsageError(f"shifts must be one of {', '.join(map(str, SHIFTS))}, got {self.shifts!r}")
         if self.style_index is not None:
             parse_style_index(self.style_index)
         if self.precision not in ("auto", "bf16", "fp32"):
@@ -165,7 +169,7 @@ def stylize_tensor(model: torch.nn.Module, vgg: VGG, content: torch.Tensor, styl
         feats = [encoded_style(model, vgg, s) for s in styles]
         out = model.stylize(vgg, x.contiguous(memory_format=torch.channels_last), feats,
                             opts.blend(len(styles)), alpha=opts.alpha, w1=opts.sanet_w1, w2=opts.sanet_w2,
-                            levels=opts.wct_levels, style_index=opts.style_index)
+                            levels=opts.wct_levels, style_index=opts.style_index, shifts=opts.shifts)
     out = out[..., :h, :w].float().clamp(0, 1)
     return color.combine_luminance(out, content) if opts.color == "luminance" else out
 
