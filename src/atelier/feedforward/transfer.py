@@ -165,6 +165,8 @@ def stylize_tensor(model: torch.nn.Module, vgg: VGG, content: torch.Tensor, styl
     if opts.color == "match":
         styles = [color.match_color(s, content) for s in styles]
     x, (h, w) = pad_to_multiple(content, 16)
+    if getattr(model, "encoder", None) is not None:  # e.g. the authors' normalised VGG (imported weights)
+        vgg = model.encoder
     with torch.no_grad(), autocast(x.device, "fp32" if opts.precision == "fp32" else "bf16"):
         feats = [encoded_style(model, vgg, s) for s in styles]
         out = model.stylize(vgg, x.contiguous(memory_format=torch.channels_last), feats,
