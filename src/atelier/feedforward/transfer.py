@@ -48,7 +48,7 @@ class FeedForwardOptions:
     style_index: Optional[str] = option_field(None, "multistyle: built-in style 0-25, or a mix such as 3:0.5,12:0.5 (default 0); see `atelier multistyle-sheet`")
     shifts: int = option_field(1, "ghiasi, multistyle: average over 1, 4 or 16 translations of the network's 4-px stride grid (removes its faint periodic pattern; N x the time)")
     wct_levels: Sequence[int] = option_field((4, 3, 2, 1), "WCT: levels to transform, coarse to fine, among 5,4,3,2,1 (relu5_1..relu1_1); see docs/feedforward.md for why 5 is off by default")
-    model: Optional[str] = option_field(None, "weights file (.safetensors) from `atelier train` (default: the shipped model)")
+    model: Optional[str] = option_field(None, "weights file (.safetensors) from `atelier train` or `atelier import-weights` (default: the shipped model; ghiasi, multistyle: the pretrained one)")
     color: str = option_field("none", "colour preservation: none | luminance (keep content chroma) | match (recolour styles first)")
     precision: str = option_field("auto", "auto (bf16 autocast) | bf16 | fp32")
     device: str = option_field("auto", "auto | cpu | cuda")
