@@ -78,7 +78,7 @@ def time_method(model, content, style, precision: str, repeats: int, same_style:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=int, default=512)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=3, help="timing runs per setting (0: skip timing)")
     ap.add_argument("--models", type=Path, default=None)
     ap.add_argument("--methods", default=",".join(registry.METHODS))
     ap.add_argument("--data", type=Path, default=DATA)
@@ -100,6 +100,8 @@ def main() -> None:
     for name in methods:
         m, shifts = split(name)
         model, label, paths[m] = model_for(m, args.models)
+        if args.repeats <= 0:  # quality only
+            continue
         t = [time_method(model, content, style, p, args.repeats, same_style=same, shifts=shifts)
              for same, p in ((False, "fp32"), (False, "bf16"), (True, "fp32"), (True, "bf16"))]
         print(f"{name:10} {label:26} {t[0]:15.3f} {t[1]:15.3f} {t[2]:16.3f} {t[3]:16.3f}")
@@ -140,7 +142,7 @@ def main() -> None:
         s, c, a = (statistics.mean(v[i] for v in scores[n]) for i in range(3))
         print(f"{n:10} {s:11.3f} {c:13.3f} {a:9.2f} {max(v[2] for v in scores[n]):13.2f}")
     if args.grid:
-        save_image(make_grid(cells, labels, cols=2 + len(names), cell=200), args.grid)
+        save_image(make_grid(cells, labels, cols=1 + len(names), cell=200), args.grid)  # content, style, methods
         print(f"wrote {args.grid}")
 
 
