@@ -87,7 +87,7 @@ def test_decoder_inverts_the_encoder_resolution(level):
         assert Decoder(level)(vgg(x, [layer])[layer]).shape == x.shape
 
 
-@pytest.mark.parametrize("method", registry.METHODS)
+@pytest.mark.parametrize("method", registry.TRAINABLE)
 def test_a_few_training_steps_lower_the_loss_on_a_tiny_batch(method, content_img, style_img):
     torch.manual_seed(0)
     vgg = load_vgg()
@@ -167,7 +167,7 @@ def _run(*args: str):
 def test_every_method_runs_end_to_end_from_the_cli(method, tiny_models, images, tmp_path, content_img):
     out = tmp_path / f"{method}.png"
     extra = ["--sanet-w1", "0.5", "--sanet-w2", "1.5"] if method == "sanet" else []
-    styles = [] if method == "johnson" else [images[1]]
+    styles = [images[1]] if registry.takes_style_images(method) else []
     res = _run("transfer", images[0], *styles, "--method", method, "--model", tiny_models[method],
                "--alpha", "0.8", "--size", "64", *extra, "-o", out)
     assert res.exit_code == 0, res.output
@@ -259,12 +259,12 @@ def test_stylize_method_dispatches_to_feed_forward(tiny_models, images, tmp_path
 
 def test_a_missing_shipped_model_says_how_to_train_one(monkeypatch, tmp_path):
     monkeypatch.setattr(registry, "shipped_path", lambda method: tmp_path / f"{method}.safetensors")
-    for method in registry.METHODS:
+    for method in registry.TRAINABLE:
         with pytest.raises(UsageError, match=f"no {method} model ships with this install.*atelier train {method}"):
             registry.load(method)
 
 
-@pytest.mark.parametrize("method", registry.METHODS)
+@pytest.mark.parametrize("method", registry.TRAINABLE)
 def test_shipped_models_load_and_have_honest_cards(method):
     model = registry.load(method)
     card = registry.read_card(registry.shipped_path(method))

@@ -149,3 +149,23 @@ def test_cli_metrics_bad_input(tmp_path, monkeypatch, args, message):
     assert res.exit_code == 2
     assert "Traceback" not in res.output and message in res.output
     assert len(res.output.strip().splitlines()) == 1
+
+
+def test_periodic_artefact_score_is_low_for_a_photo_and_high_with_an_8px_grid():
+    from atelier import samples
+    from atelier.images import resize_long_side
+
+    photo = np.asarray(resize_long_side(samples.content("astronaut"), 128).convert("RGB"), np.float64)
+    yy, xx = np.indices(photo.shape[:2])
+    grid = 12.0 * ((yy % 8 == 0) | (xx % 8 == 0))  # faint 1-px lines every 8 px, as a decoder leaves
+    gridded = np.clip(photo + grid[..., None], 0, 255).astype(np.uint8)
+    clean = metrics.periodic_artefact(photo.astype(np.uint8))
+    assert clean < 4.0
+    assert metrics.periodic_artefact(gridded) > 3 * clean
+    rng = np.random.default_rng(0)
+    noise = rng.normal(128, 20, (128, 128))
+    assert 2.0 < metrics.periodic_artefact_array(noise) < 5.0
+    with pytest.raises(UsageError, match="at least 32 px"):
+        metrics.periodic_artefact(np.zeros((20, 64), np.uint8))
+    with pytest.raises(UsageError, match="even integer"):
+        metrics.periodic_artefact_array(noise, period=7)

@@ -270,10 +270,10 @@ def test_sanet_backend_composites_a_light_person_pass_over_a_strong_background(m
         img.info["atelier"] = {"seconds": 1.0}
         return img
 
-    monkeypatch.setattr(portrait, "sanet_transfer", fake_transfer)
+    monkeypatch.setattr(portrait, "feedforward_transfer", fake_transfer)
     popts = PortraitOptions(backend="sanet", person_style=0.2, background_style=3.0)
     out = np.asarray(stylize_portrait(content_img, style_img, popts, StyleOptions(size=96), masks=astronaut_masks))
-    assert alphas == [3.0, 0.2]           # background pass, then person pass (clamped to 1 in sanet_transfer)
+    assert alphas == [3.0, 0.2]           # background pass, then person pass (clamped to 1 in feedforward_transfer)
     inside, outside = astronaut_masks.person > 0.999, astronaut_masks.person < 0.001
     assert (out[inside] == (255, 0, 0)).all() and (out[outside] == (0, 0, 255)).all()
 

@@ -542,6 +542,7 @@ def test_instant_feedforward_result_then_refine_with_optimization(browser, untra
     page = browser.new_context().new_page()
     page.goto(s.url)
     expect(page.locator("#method option[value=adain]")).to_have_text("adain (instant)")
+    expect(page.locator("#method option[value=ghiasi]")).to_have_text("ghiasi (instant preview, any style)")
     expect(page.locator("#method option[value=johnson]")).to_have_text("johnson (instant, its own style: ann: blue lines)")
     page.locator("#content-samples button[data-sample=astronaut]").click()
     page.locator("#style-samples button[data-sample=swirl]").click()
@@ -565,9 +566,13 @@ def test_instant_feedforward_result_then_refine_with_optimization(browser, untra
         with Image.open(io.BytesIO(client.get(job["results"][0]).content)) as img:
             portrait = json.loads(img.text["atelier"])["portrait"]
         assert portrait["backend"] == "sanet" and portrait["person_found"]
+        job = wait_job(client, client.post("/api/jobs", json={  # and with the pretrained ghiasi
+            "content": "sample:astronaut", "styles": ["sample:swirl"], "method": "ghiasi", "portrait": True,
+            "size": 96}).json())
+        assert job["state"] == "done", job["error"]
         r = client.post("/api/jobs", json={"content": "sample:astronaut", "styles": ["sample:swirl"],
                                            "method": "adain", "portrait": True})
-        assert r.status_code == 400 and "portrait mode (except with sanet)" in r.json()["detail"]
+        assert r.status_code == 400 and "portrait mode (except with sanet or ghiasi)" in r.json()["detail"]
         r = client.post("/api/jobs", json={"content": "sample:astronaut", "styles": [], "method": "adain"})
         assert r.status_code == 400 and r.json()["detail"] == "choose at least one style image"
         job = wait_job(client, client.post("/api/jobs", json={  # johnson's style is in its weights

@@ -78,11 +78,11 @@ def stylize(content: ImageLike, styles: Styles, options: Optional[StyleOptions] 
 
     ``options.size`` is the long side of the output for every method: a smaller photo is
     upscaled (the metadata then holds ``upscaled``, see :func:`upscale_note`).
-    ``method`` other than ``"gatys"`` (``"adain"``, ``"wct"``, ``"sanet"``, ``"johnson"``) runs a
-    trained feed-forward network instead (docs/feedforward.md): ``options``' size, style_scale,
-    style_blend, color, precision and device apply; ``feedforward`` (a
-    :class:`atelier.feedforward.transfer.FeedForwardOptions`) carries its own settings
-    (alpha, sanet_w1/w2, model); ``regions`` and ``progress`` need Gatys.
+    ``method`` other than ``"gatys"`` (``"adain"``, ``"wct"``, ``"sanet"``, ``"johnson"``,
+    ``"ghiasi"``, ``"multistyle"``) runs a feed-forward network instead (docs/feedforward.md):
+    ``options``' size, style_scale, style_blend, color, precision and device apply;
+    ``feedforward`` (a :class:`atelier.feedforward.transfer.FeedForwardOptions`) carries its
+    own settings (alpha, sanet_w1/w2, style_index, model); ``regions`` and ``progress`` need Gatys.
 
     Parameters
     ----------

@@ -21,8 +21,8 @@ Two ways to use the person mask (``PortraitOptions.portrait_mode``):
     weights and once with the person (and face) weights, then composite the two results
     by the soft person mask. Twice the time; kept for comparison.
 
-``backend="sanet"`` runs the two-pass scheme on the feed-forward SANet (alpha per pass,
-W1/W2 branch weights). ``augment`` widens the style with style-library neighbours
+``backend="sanet"`` or ``"ghiasi"`` runs the two-pass scheme on that feed-forward network
+(alpha per pass; SANet's W1/W2 branch weights). ``augment`` widens the style with style-library neighbours
 (:mod:`atelier.augment`) before either Gatys mode.
 
 Masks come from :mod:`atelier.segment` (mediapipe, offline) or from the user (any size,
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from .augment import AugmentOptions
 
 MODES = ("regions", "twopass")
-BACKENDS = ("gatys", "sanet")
+BACKENDS = ("gatys", "sanet", "ghiasi")  # gatys, or a feed-forward method of atelier.feedforward
 
 
 
@@ -73,11 +73,11 @@ class PortraitOptions:
     mask: Optional[str] = option_field(None, "your own person mask image (any size; white = person), instead of segmentation")
     invert_mask: bool = option_field(False, "the mask marks the background, not the person")
     require_person: bool = option_field(False, "fail when no person is found instead of stylizing the whole image")
-    backend: str = option_field("gatys", "gatys (optimization) | sanet (feed-forward, always two passes: alpha 1 behind, "
-                                 "alpha = person_style on the person)")
+    backend: str = option_field("gatys", "gatys (optimization) | sanet | ghiasi (feed-forward, always two passes: "
+                                 "alpha 1 behind, alpha = person_style on the person)")
     sanet_w1: float = option_field(1.0, "sanet backend: weight W1 of the relu4_1 attention branch")
     sanet_w2: float = option_field(1.0, "sanet backend: weight W2 of the relu5_1 attention branch")
-    model: Optional[str] = option_field(None, "sanet backend: model weights file from `atelier train sanet` (default: the shipped model)")
+    model: Optional[str] = option_field(None, "feed-forward backend: model weights file (default: the method's own)")
 
     def validate(self) -> "PortraitOptions":
         """Raise ``UsageError`` for out-of-range settings; returns self."""
@@ -230,22 +230,22 @@ def _pass_progress(progress: Optional[ProgressFn], index: int, passes: int) -> O
 
 # --- other backends and style sets -------------------------------------------------------
 
-def sanet_transfer(content: ImageLike, styles: Styles, popts: PortraitOptions, opts: StyleOptions,
-                   alpha: float) -> Image.Image:
-    """One feed-forward SANet stylization with the portrait's W1/W2, model, size and device."""
+def feedforward_transfer(content: ImageLike, styles: Styles, popts: PortraitOptions, opts: StyleOptions,
+                         alpha: float) -> Image.Image:
+    """One stylization by the feed-forward ``popts.backend`` with the portrait's W1/W2, model, size and device."""
     from .feedforward.transfer import FeedForwardOptions, transfer
 
-    ff = FeedForwardOptions(method="sanet", size=opts.size, sanet_w1=popts.sanet_w1, sanet_w2=popts.sanet_w2,
+    ff = FeedForwardOptions(method=popts.backend, size=opts.size, sanet_w1=popts.sanet_w1, sanet_w2=popts.sanet_w2,
                             model=popts.model, device=opts.device, alpha=min(1.0, alpha))
     return transfer(content, as_style_list(styles), ff)
 
 
-def sanet_portrait(content: ImageLike, styles: Styles, masks: PortraitMasks, popts: PortraitOptions,
-                   opts: StyleOptions) -> Image.Image:
-    """The two-pass scheme on the feed-forward SANet: alpha ``min(1, background_style)`` for the
+def feedforward_portrait(content: ImageLike, styles: Styles, masks: PortraitMasks, popts: PortraitOptions,
+                         opts: StyleOptions) -> Image.Image:
+    """The two-pass scheme on the feed-forward backend: alpha ``min(1, background_style)`` for the
     background, ``min(1, person_style)`` for the person, composited by the person mask."""
-    background = sanet_transfer(content, styles, popts, opts, popts.background_style)
-    person = sanet_transfer(content, styles, popts, opts, popts.person_style)
+    background = feedforward_transfer(content, styles, popts, opts, popts.background_style)
+    person = feedforward_transfer(content, styles, popts, opts, popts.person_style)
     out = composite(person, background, masks.person)
     out.info["atelier"] = {**background.info["atelier"], "seconds": round(
         background.info["atelier"]["seconds"] + person.info["atelier"]["seconds"], 3)}
@@ -320,10 +320,10 @@ def stylize_portrait(content: ImageLike, styles: Styles, portrait_options: Optio
         opts = dataclasses.replace(opts, style_blend=tuple(weights))
     if not masks.found:
         out = (stylize(content, styles, opts, progress=progress) if popts.backend == "gatys"
-               else sanet_transfer(content, styles, popts, opts, popts.background_style))
+               else feedforward_transfer(content, styles, popts, opts, popts.background_style))
         record["fallback"] = "no person found: plain stylization"
-    elif popts.backend == "sanet":
-        out = sanet_portrait(content, styles, masks, popts, opts)
+    elif popts.backend != "gatys":
+        out = feedforward_portrait(content, styles, masks, popts, opts)
         record["portrait_mode"] = "twopass"
     elif popts.portrait_mode == "regions":
         out = stylize(content, styles, opts, regions=portrait_regions(masks, popts), progress=progress)

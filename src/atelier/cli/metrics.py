@@ -21,7 +21,7 @@ from .. import metrics, starter
               help="print one JSON object (the metrics, the paths and settings, the time taken) instead of a table")
 def metrics_cmd(image: str, content: Optional[str], style: Optional[str], mask: Optional[str], size: int,
                 as_json: bool) -> None:
-    """Print IMAGE's gradient magnitude and FFT 0.9-quantile, and its distances to CONTENT/STYLE.
+    """Print IMAGE's gradient magnitude, FFT 0.9-quantile and periodic-artefact score, and its distances to CONTENT/STYLE.
 
     Definitions: docs/evaluation.md (or `python -c "import atelier.metrics; help(atelier.metrics)"`).
     """
@@ -33,7 +33,8 @@ def metrics_cmd(image: str, content: Optional[str], style: Optional[str], mask: 
     m = load_image(mask).convert("L") if mask else None
     if m is not None:
         m = metrics.load_mask(m)
-    values = {"gradient_magnitude": metrics.gradient_magnitude(img), "fft_q90": metrics.fft_quantile(img)}
+    values = {"gradient_magnitude": metrics.gradient_magnitude(img), "fft_q90": metrics.fft_quantile(img),
+              "periodic_artefact": metrics.periodic_artefact(img)}
     if style:
         values["style_distance"] = metrics.style_distance(img, style, size=size, mask=m)
     if content:

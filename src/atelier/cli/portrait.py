@@ -40,7 +40,7 @@ def portrait_cmd(content: str, styles: tuple[str, ...], output: str, save_mask: 
 
     The person is found with mediapipe's bundled models (or given with --mask). Without a
     person the whole image is stylized normally, unless --require-person is given.
-    --backend sanet uses the feed-forward SANet (two passes, W1/W2 blend); --augment K widens
+    --backend sanet|ghiasi uses that feed-forward network (two passes; SANet: W1/W2 blend); --augment K widens
     the style with style-library neighbours. See docs/portrait.md.
     """
     popts = dataclass_from_kwargs(PortraitOptions, kwargs).validate()

@@ -71,7 +71,7 @@ def stylize_cmd(content: str, styles: tuple[str, ...], output: str, quiet: bool,
     extra = {"content": "stdin"} if content == STDIO else None
     if portrait:
         if method != "gatys":
-            raise UsageError("--portrait with a feed-forward method: use `atelier portrait --backend sanet`")
+            raise UsageError("--portrait with a feed-forward method: use `atelier portrait --backend sanet|ghiasi`")
         aug = dataclass_from_kwargs(AugmentOptions, kwargs, base=AugmentOptions(neighbours=augment)).validate()
         return run_portrait(photo, styles, out, PortraitOptions(), opts, aug, quiet, as_json=as_json, extra=extra)
     if augment:

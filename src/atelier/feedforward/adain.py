@@ -24,9 +24,24 @@ from torch import nn
 from ..losses import content_loss
 from ..vgg import VGG
 from .decoder import Decoder
+from .normalised_vgg import NormalisedVGG
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 EPS = 1e-5
+
+
+ENCODERS = ("caffe", "normalised")  # Atelier's raw Caffe VGG19 (given to stylize) | the model's own
+
+
+def check_encoder(encoder: str) -> str:
+    if encoder not in ENCODERS:
+        raise ValueError(f"encoder must be one of {ENCODERS}, got {encoder!r}")
+    return encoder
+
+
+def encoder_config(encoder: str) -> dict:
+    """The config entry for ``encoder`` (none for the default, so older model cards still match)."""
+    return {} if encoder == "caffe" else {"encoder": encoder}
 
 
 def mean_std(features: torch.Tensor, eps: float = EPS) -> tuple[torch.Tensor, torch.Tensor]:
@@ -55,19 +70,22 @@ def style_stats_loss(out: dict[str, torch.Tensor], ref: dict[str, torch.Tensor],
 
 
 class AdaIN(nn.Module):
-    """The trainable part of AdaIN: its relu4_1 decoder."""
+    """The trainable part of AdaIN: its relu4_1 decoder. With ``encoder="normalised"`` the model
+    also holds the normalised VGG19 its decoder reads (the authors' released weights, imported
+    by :mod:`.official`) and ``stylize`` uses it instead of the VGG it is given."""
 
     method = "adain"
     layer = "relu4_1"
     style_layers = (layer,)  # what ``stylize`` needs of each style image
 
-    def __init__(self, style_weight: float = 10.0):
+    def __init__(self, style_weight: float = 10.0, encoder: str = "caffe"):
         super().__init__()
-        self.style_weight = style_weight
-        self.decoder = Decoder(4)
+        self.style_weight, self.encoder_kind = style_weight, check_encoder(encoder)
+        self.encoder = NormalisedVGG(4) if encoder == "normalised" else None
+        self.decoder = Decoder(4, scaled=encoder == "caffe", full=encoder == "normalised")
 
     def config(self) -> dict:
-        return {"style_weight": self.style_weight}
+        return {"style_weight": self.style_weight, **encoder_config(self.encoder_kind)}
 
     def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[dict[str, torch.Tensor]],
                 weights: Sequence[float], alpha: float = 1.0, **_: float) -> torch.Tensor:

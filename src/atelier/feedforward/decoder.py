@@ -13,6 +13,10 @@ RMS activation of the raw Caffe VGG19 at that layer, ~50 at relu1_1 and ~1000 at
 measured on scikit-image's sample photos). The papers use a VGG normalised to unit mean
 activation per layer; without this, a freshly initialised decoder outputs values in the
 hundreds and wastes most of its training learning to scale them down.
+
+``Decoder(level, scaled=False, full=True)`` is the authors' decoder for the normalised VGG
+(:mod:`.normalised_vgg`, no input scaling) with VGG's four convs in block 4: the layout of
+their released AdaIN/SANet decoders (level 4) and WCT feature invertors (levels 1-5).
 """
 
 from __future__ import annotations
@@ -35,15 +39,15 @@ def relu_layer(level: int) -> str:
 class Decoder(nn.Module):
     """Invert ``relu{level}_1`` features to an RGB image (N x 3 x H x W, 0..1 after clamping)."""
 
-    def __init__(self, level: int = 4):
+    def __init__(self, level: int = 4, scaled: bool = True, full: bool = False):
         super().__init__()
         if level not in LEVELS:
             raise ValueError(f"decoder level must be one of {LEVELS}, got {level}")
-        self.level = level
+        self.level, self.scale = level, FEATURE_SCALE[level] if scaled else 1.0
         layers: list[nn.Module] = [*self._conv(WIDTHS[level], WIDTHS[level - 1], last=level == 1)]
         for block in range(level - 1, 0, -1):
             layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
-            n = CONVS_PER_BLOCK[block]
+            n = 4 if full and block == 4 else CONVS_PER_BLOCK[block]
             for i in range(n):
                 narrow = i == n - 1
                 layers += self._conv(WIDTHS[block], WIDTHS[block - 1] if narrow else WIDTHS[block],
@@ -56,7 +60,7 @@ class Decoder(nn.Module):
         return conv if last else conv + [nn.ReLU(inplace=True)]
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.net(features / FEATURE_SCALE[self.level])
+        return self.net(features / self.scale if self.scale != 1 else features)
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:

@@ -68,6 +68,7 @@ class Johnson(nn.Module):
 
     method = "johnson"
     style_layers: tuple[str, ...] = ()  # the style is in the weights
+    takes_style_images = False
 
     def __init__(self, style_weight: float = 1.0, tv_weight: float = 0.0, width: int = 32, residuals: int = 5):
         super().__init__()

@@ -4,6 +4,9 @@ Weights live in ``.safetensors`` files stored in fp16, with the method name, for
 and constructor config in the header, and a JSON *model card* beside them
 (``NAME.safetensors`` -> ``NAME.json``). Models shipped with Atelier sit in
 ``atelier/models/``; ``load(method)`` finds them there, ``load(method, path)`` takes any file.
+A model class with a ``pretrained()`` classmethod (ghiasi, multistyle) builds its default
+weights itself, from another installed package; its card still sits in ``atelier/models/``.
+A class whose ``takes_style_images`` is False has its style(s) in its weights.
 """
 
 from __future__ import annotations
@@ -30,8 +33,11 @@ MODELS = {  # method -> "module:Class" (imported on first use)
     "wct": "atelier.feedforward.wct:WCT",
     "sanet": "atelier.feedforward.sanet:SANetModel",
     "johnson": "atelier.feedforward.johnson:Johnson",
+    "ghiasi": "atelier.feedforward.ghiasi:Ghiasi",
+    "multistyle": "atelier.feedforward.multistyle:MultiStyle",
 }
 METHODS = tuple(MODELS)
+TRAINABLE = ("adain", "wct", "sanet", "johnson")  # what `atelier train` can train
 
 
 def model_class(method: str) -> type[nn.Module]:
@@ -40,6 +46,22 @@ def model_class(method: str) -> type[nn.Module]:
         raise UsageError(f"unknown feed-forward method {method!r}; choose from {', '.join(METHODS)}")
     module, name = MODELS[method].split(":")
     return getattr(importlib.import_module(module), name)
+
+
+def takes_style_images(method: str) -> bool:
+    """False for methods whose styles are built into their weights (johnson, multistyle)."""
+    return getattr(model_class(method), "takes_style_images", True)
+
+
+def has_weights(method: str) -> bool:
+    """Whether ``load(method)`` finds default weights in this installation."""
+    if hasattr(model_class(method), "pretrained"):
+        try:
+            model_class(method).pretrained_files()
+        except UsageError:
+            return False
+        return True
+    return shipped_path(method).is_file()
 
 
 def build(method: str, **config: Any) -> nn.Module:
@@ -76,6 +98,8 @@ def save(model: nn.Module, path: str | os.PathLike, card: Optional[dict[str, Any
 
 
 def _how_to_train(method: str) -> str:
+    if method not in TRAINABLE:
+        return f"{method} uses pretrained weights (see docs/feedforward.md)"
     style = "--style STYLE_IMAGE" if method == "johnson" else "--style DIR"
     style = "" if method == "wct" else " " + style
     return f"train one with `atelier train {method} --content DIR{style}` and pass --model PATH"
@@ -88,6 +112,8 @@ def load(method: str, path: Optional[str | os.PathLike] = None, device: str | to
     made for another method or format, or does not fit the architecture.
     """
     cls = model_class(method)
+    if path is None and hasattr(cls, "pretrained"):
+        return cls.pretrained().to(device).eval().requires_grad_(False)
     p = Path(path) if path is not None else shipped_path(method)
     if not p.is_file():
         where = f"no trained {method} model at {p}" if path is not None else f"no {method} model ships with this install"

@@ -31,8 +31,9 @@ from torch import nn
 
 from ..losses import content_loss
 from ..vgg import VGG
-from .adain import mean_std, style_stats_loss
+from .adain import check_encoder, encoder_config, mean_std, style_stats_loss
 from .decoder import Decoder
+from .normalised_vgg import NormalisedVGG
 
 LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
@@ -73,17 +74,19 @@ class SANetModel(nn.Module):
     style_layers = ("relu4_1", "relu5_1")  # what ``stylize`` needs of each style image
 
     def __init__(self, content_weight: float = 1.0, style_weight: float = 3.0,
-                 identity1: float = 50.0, identity2: float = 1.0):
+                 identity1: float = 50.0, identity2: float = 1.0, encoder: str = "caffe"):
         super().__init__()
+        self.encoder_kind = check_encoder(encoder)
+        self.encoder = NormalisedVGG(5) if encoder == "normalised" else None  # as in AdaIN
         self.weights = {"content_weight": content_weight, "style_weight": style_weight,
                         "identity1": identity1, "identity2": identity2}
         self.sa4 = StyleAttention(512)
         self.sa5 = StyleAttention(512)
         self.merge = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(512, 512, 3))
-        self.decoder = Decoder(4)
+        self.decoder = Decoder(4, scaled=encoder == "caffe", full=encoder == "normalised")
 
     def config(self) -> dict:
-        return dict(self.weights)
+        return {**self.weights, **encoder_config(self.encoder_kind)}
 
     def transform(self, content: dict[str, torch.Tensor], style: dict[str, torch.Tensor],
                   w1: float = 1.0, w2: float = 1.0) -> torch.Tensor:

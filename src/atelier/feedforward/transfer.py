@@ -22,7 +22,9 @@ from ..images import MIN_SIDE, ImageLike, check_dimensions, load_image, resize_l
 from ..options import option_field
 from ..vgg import VGG, load_vgg
 from . import registry
+from .conditional import SHIFTS
 from .decoder import pad_to_multiple
+from .multistyle import parse_style_index
 
 MAX_SIDE = 8192  # largest output long side (as for Gatys)
 STYLE_CACHE_SIZE = 4  # encoded style images kept by ``style_features``
@@ -36,15 +38,17 @@ SHARED_WITH_GATYS = ("method", "size", "style_size", "style_blend", "color", "pr
 class FeedForwardOptions:
     """Settings of one feed-forward stylization (mapped 1:1 to ``atelier transfer`` options)."""
 
-    method: str = option_field("adain", "adain | wct | sanet | johnson")
+    method: str = option_field("adain", "adain | wct | sanet | johnson | ghiasi (pretrained, any style) | multistyle (26 built-in styles)")
     size: int = option_field(512, "long side of the output in pixels (the photo is shrunk or upscaled to it)")
     style_size: Optional[int] = option_field(None, "long side the style images are shrunk to (default: --size)")
     alpha: float = option_field(1.0, "style strength in [0, 1] (0 gives back the content)")
     style_blend: Optional[Sequence[float]] = option_field(None, "one weight per style image, comma-separated (normalised)")
     sanet_w1: float = option_field(1.0, "SANet: weight W1 of the relu4_1 attention branch (local patterns)")
     sanet_w2: float = option_field(1.0, "SANet: weight W2 of the relu5_1 attention branch (global layout)")
+    style_index: Optional[str] = option_field(None, "multistyle: built-in style 0-25, or a mix such as 3:0.5,12:0.5 (default 0); see `atelier multistyle-sheet`")
+    shifts: int = option_field(1, "ghiasi, multistyle: average over 1, 4 or 16 translations of the network's 4-px stride grid (removes its faint periodic pattern; N x the time)")
     wct_levels: Sequence[int] = option_field((4, 3, 2, 1), "WCT: levels to transform, coarse to fine, among 5,4,3,2,1 (relu5_1..relu1_1); see docs/feedforward.md for why 5 is off by default")
-    model: Optional[str] = option_field(None, "weights file (.safetensors) from `atelier train` (default: the shipped model)")
+    model: Optional[str] = option_field(None, "weights file (.safetensors) from `atelier train` or `atelier import-weights` (default: the shipped model; ghiasi, multistyle: the pretrained one)")
     color: str = option_field("none", "colour preservation: none | luminance (keep content chroma) | match (recolour styles first)")
     precision: str = option_field("auto", "auto (bf16 autocast) | bf16 | fp32")
     device: str = option_field("auto", "auto | cpu | cuda")
@@ -52,7 +56,7 @@ class FeedForwardOptions:
     def validate(self, n_styles: int) -> None:
         """Raise ``UsageError`` for bad settings (``n_styles``: how many style images were given)."""
         registry.model_class(self.method)
-        if self.method != "johnson" and n_styles == 0:
+        if registry.takes_style_images(self.method) and n_styles == 0:
             raise UsageError(f"{self.method} needs at least one style image")
         for name in ("size", "style_size"):
             v = getattr(self, name)
@@ -74,8 +78,12 @@ class FeedForwardOptions:
                 raise UsageError("style_blend weights must be finite, >= 0 and not all 0")
         if self.color not in COLORS:
             raise UsageError(f"color must be one of {', '.join(COLORS)}, got {self.color!r}")
-        if self.method == "johnson" and self.color == "match":
-            raise UsageError("johnson has its style built in: use --color luminance to keep the content's colours")
+        if not registry.takes_style_images(self.method) and self.color == "match":
+            raise UsageError(f"{self.method} has its style built in: use --color luminance to keep the content's colours")
+        if self.shifts not in SHIFTS or isinstance(self.shifts, bool):
+            raise UsageError(f"shifts must be one of {', '.join(map(str, SHIFTS))}, got {self.shifts!r}")
+        if self.style_index is not None:
+            parse_style_index(self.style_index)
         if self.precision not in ("auto", "bf16", "fp32"):
             raise UsageError(f"precision must be auto, bf16 or fp32, got {self.precision!r}")
         if self.model is not None and not Path(self.model).is_file():
@@ -107,7 +115,7 @@ def cached_model(method: str, path: Optional[str], device: str) -> torch.nn.Modu
     return registry.load(method, path, device).to(memory_format=torch.channels_last)
 
 
-_style_cache: dict[tuple, dict[str, torch.Tensor]] = {}
+_style_cache: dict[tuple, Any] = {}
 
 
 def style_features(vgg: VGG, style: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
@@ -116,13 +124,26 @@ def style_features(vgg: VGG, style: torch.Tensor, layers: Sequence[str]) -> dict
     precision context the result is meant for (it is part of the key)."""
     if not layers:
         return {}
+    return _remembered(style, (tuple(layers), id(vgg)),
+                       lambda s: vgg(s.contiguous(memory_format=torch.channels_last), layers))
+
+
+def encoded_style(model: torch.nn.Module, vgg: VGG, style: torch.Tensor) -> Any:
+    """What ``model.stylize`` takes of one style image: its ``encode_style(style)`` if it has
+    one (e.g. ghiasi's style code), else its ``style_layers`` VGG features; remembered as above."""
+    encode = getattr(model, "encode_style", None)
+    if encode is None:
+        return style_features(vgg, style, model.style_layers)
+    return _remembered(style, ("encode_style", id(model)), encode)
+
+
+def _remembered(style: torch.Tensor, what: tuple, compute: Any) -> Any:
     digest = hashlib.blake2b(style.detach().cpu().numpy().tobytes(), digest_size=16).hexdigest()
-    key = (digest, tuple(style.shape), tuple(layers), str(style.device), id(vgg),
-           torch.is_autocast_enabled(style.device.type))
+    key = (digest, tuple(style.shape), what, str(style.device), torch.is_autocast_enabled(style.device.type))
     if key not in _style_cache:
         while len(_style_cache) >= STYLE_CACHE_SIZE:
             _style_cache.pop(next(iter(_style_cache)))
-        _style_cache[key] = vgg(style.contiguous(memory_format=torch.channels_last), layers)
+        _style_cache[key] = compute(style)
     return _style_cache[key]
 
 
@@ -144,11 +165,13 @@ def stylize_tensor(model: torch.nn.Module, vgg: VGG, content: torch.Tensor, styl
     if opts.color == "match":
         styles = [color.match_color(s, content) for s in styles]
     x, (h, w) = pad_to_multiple(content, 16)
+    if getattr(model, "encoder", None) is not None:  # e.g. the authors' normalised VGG (imported weights)
+        vgg = model.encoder
     with torch.no_grad(), autocast(x.device, "fp32" if opts.precision == "fp32" else "bf16"):
-        feats = [style_features(vgg, s, model.style_layers) for s in styles]
+        feats = [encoded_style(model, vgg, s) for s in styles]
         out = model.stylize(vgg, x.contiguous(memory_format=torch.channels_last), feats,
                             opts.blend(len(styles)), alpha=opts.alpha, w1=opts.sanet_w1, w2=opts.sanet_w2,
-                            levels=opts.wct_levels)
+                            levels=opts.wct_levels, style_index=opts.style_index, shifts=opts.shifts)
     out = out[..., :h, :w].float().clamp(0, 1)
     return color.combine_luminance(out, content) if opts.color == "luminance" else out
 
@@ -158,13 +181,13 @@ def transfer(content: ImageLike, styles: Sequence[ImageLike] = (), options: Opti
     """Stylize ``content`` with a feed-forward model; returns a PIL image with metadata.
 
     The output's long side is ``size`` (a smaller photo is upscaled, as with Gatys).
-    ``styles`` is a list of style images (paths, PIL images, arrays, tensors); johnson
-    ignores them (its style is in its weights). ``options`` fields can be overridden by keyword,
+    ``styles`` is a list of style images (paths, PIL images, arrays, tensors); johnson and
+    multistyle ignore them (their styles are in their weights). ``options`` fields can be overridden by keyword,
     e.g. ``transfer(c, [s], method="sanet", sanet_w2=0.5)``. The result's
     ``info["atelier"]`` holds settings, model card summary and timing.
     """
     opts = dataclasses.replace(options or FeedForwardOptions(), **overrides)
-    styles = [] if opts.method == "johnson" else [starter.resolve(s) for s in styles]
+    styles = [starter.resolve(s) for s in styles] if registry.takes_style_images(opts.method) else []
     opts.validate(len(styles))
     c_img, alpha = load_image(content, with_alpha=True)
     photo = c_img.size

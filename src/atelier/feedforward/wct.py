@@ -21,7 +21,9 @@ from torch import nn
 from ..errors import UsageError
 from ..losses import content_loss
 from ..vgg import VGG
+from .adain import check_encoder, encoder_config
 from .decoder import LEVELS, Decoder, relu_layer
+from .normalised_vgg import NormalisedVGG
 
 EIG_FLOOR = 1e-5
 EIG_REL_FLOOR = 1e-8
@@ -56,18 +58,23 @@ def whiten_colour(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
 
 
 class WCT(nn.Module):
-    """Five decoders, one per level relu1_1..relu5_1, applied coarse to fine."""
+    """Five decoders, one per level relu1_1..relu5_1, applied coarse to fine (with
+    ``encoder="normalised"``, plus the normalised VGG they read, as in :class:`.adain.AdaIN`)."""
 
     method = "wct"
 
-    def __init__(self, levels: Sequence[int] = LEVELS):
+    def __init__(self, levels: Sequence[int] = LEVELS, encoder: str = "caffe"):
         super().__init__()
         self.levels = tuple(sorted(levels, reverse=True))
-        self.decoders = nn.ModuleDict({relu_layer(level): Decoder(level) for level in self.levels})
+        self.encoder_kind = check_encoder(encoder)
+        self.encoder = NormalisedVGG(max(self.levels)) if encoder == "normalised" else None
+        self.decoders = nn.ModuleDict({relu_layer(level): Decoder(level, scaled=encoder == "caffe",
+                                                                  full=encoder == "normalised")
+                                       for level in self.levels})
         self.style_layers = tuple(self.decoders)  # what ``stylize`` needs of each style image
 
     def config(self) -> dict:
-        return {"levels": list(self.levels)}
+        return {"levels": list(self.levels), **encoder_config(self.encoder_kind)}
 
     def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[dict[str, torch.Tensor]],
                 weights: Sequence[float], alpha: float = 1.0, levels: Optional[Sequence[int]] = None,

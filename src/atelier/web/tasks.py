@@ -87,7 +87,7 @@ def save_all(ctx: JobContext, images: Sequence[Image.Image], out_dir: Path, extr
 def gatys_job(content: Image.Image, styles: Sequence[Image.Image], opts: StyleOptions, out_dir: Path,
               extra: dict[str, Any], portrait: Optional[str] = None) -> JobFn:
     """:func:`atelier.stylize`, or :func:`atelier.portrait.stylize_portrait` with the backend
-    ``portrait`` ("gatys", or "sanet": two feed-forward passes composited by the person mask)."""
+    ``portrait`` ("gatys", or "sanet"/"ghiasi": two feed-forward passes composited by the person mask)."""
     content = shrink(content, opts.size)
     styles = [shrink(s, max(16, round(opts.size * opts.style_scale))) for s in styles]
 
@@ -152,7 +152,9 @@ def feedforward_job(content: Image.Image, styles: Sequence[Image.Image], method:
     """One forward pass of a shipped feed-forward model (:func:`atelier.feedforward.transfer.transfer`)."""
     from ..feedforward.transfer import FeedForwardOptions
 
-    styles = [] if method == "johnson" else list(styles)  # johnson's style is in its weights
+    from ..feedforward.registry import takes_style_images
+
+    styles = list(styles) if takes_style_images(method) else []  # johnson's, multistyle's styles are in the weights
     opts = FeedForwardOptions(method=method, size=size, alpha=alpha, color=color)
     opts.validate(len(styles))
     content, styles = shrink(content, size), [shrink(s, size) for s in styles]

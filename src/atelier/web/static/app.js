@@ -352,6 +352,7 @@ async function init() {
   }
   const caps = state.caps;
   const label = (m) => (m === "gatys" ? "gatys (optimization)"
+    : m === caps.instant ? `${m} (instant preview, any style)`
     : m in caps.trained_styles ? `${m} (instant, its own style: ${caps.trained_styles[m]})` : `${m} (instant)`);
   $("method").replaceChildren(...caps.methods.map((m) => el("option", { value: m, textContent: label(m) })));
   $("look").replaceChildren(...caps.looks.map((l) => el("option", { value: l, textContent: l })));
