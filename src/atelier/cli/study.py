@@ -36,7 +36,7 @@ def serve_cmd(dir_a: str, dir_b: str, inputs: tuple[str, ...], label_a: Optional
     from ..study.app import create_app
     from ..study.questions import find_questions
     from ..study.store import VoteStore
-    from ..web.guard import is_loopback
+    from ..web.config import is_loopback
     from ..web.server import serve
 
     if not 1 <= port <= 65535:

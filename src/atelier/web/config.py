@@ -17,12 +17,22 @@ the same calibrated knob as ``--strength`` (1 is the default, 0.5 lighter, 2 str
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, replace
 from typing import Optional
 
 from ..errors import UsageError
 from ..options import COLOR_MODES, PRESETS, StyleOptions, option_field
-from .guard import is_loopback
+
+def is_loopback(host: str) -> bool:
+    """True if a server bound to ``host`` is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
 
 QUALITY: dict[str, dict[str, int]] = {
     "preview": {"size": 256, "iterations": 8, "levels": 3},

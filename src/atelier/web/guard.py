@@ -19,7 +19,6 @@ Request *headers* are timed by the server itself (:mod:`.server`).
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time
 from typing import Callable, NamedTuple
 from urllib.parse import urlsplit
@@ -41,16 +40,6 @@ RETRY_AFTER_S = 2  # what a client told "busy" (503) should wait
 BUSY_WAIT_S = 10.0  # a request past the concurrency limit waits this long for a turn
 READ_TIMEOUT_S = 120.0  # a whole request body must arrive within this
 IDLE_TIMEOUT_S = 15.0  # ... with no pause longer than this
-
-
-def is_loopback(host: str) -> bool:
-    """True if a server bound to ``host`` is reachable from this machine only."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def json_error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
