@@ -33,12 +33,14 @@ from pathlib import Path
 
 import torch
 
-from atelier import api, metrics, samples
+from atelier import api
+from atelier.evaluation import metrics
+from atelier.io import samples
 from atelier.feedforward import registry
 from atelier.feedforward.transfer import FeedForwardOptions, clear_style_cache, stylize_tensor, transfer
-from atelier.grid import make_grid
-from atelier.images import load_image, resize_long_side, save_image, to_tensor
-from atelier.vgg import load_vgg
+from atelier.io.grid import make_grid
+from atelier.io.images import load_image, resize_long_side, save_image, to_tensor
+from atelier.core.vgg import load_vgg
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -70,7 +70,7 @@ def megapixels(path: Path, size: int) -> float:
 
 
 def score(image: Path, content: Path, style: Path) -> dict[str, float]:
-    from atelier.metrics import content_distance, style_distance
+    from atelier.evaluation.metrics import content_distance, style_distance
     return {"style_distance": style_distance(image, style, size=METRIC_SIZE),
             "content_distance": content_distance(image, content, size=METRIC_SIZE)}
 
@@ -123,7 +123,7 @@ def run_atelier(panel: list, size: int, out: Path, name: str, extra: list[str]) 
 
 
 def write_grid(panel: list, runs: dict[str, list[dict]], path: Path) -> None:
-    from atelier.grid import make_grid
+    from atelier.io.grid import make_grid
     images, labels = [], []
     for i, (content, style, kind) in enumerate(panel):
         images += [Image.open(content), Image.open(style)]

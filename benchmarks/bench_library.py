@@ -27,8 +27,8 @@ import faiss
 import numpy as np
 import torch
 
-from atelier.descriptors import DescriptorConfig
-from atelier.library import IVF_MIN, StyleLibrary, scan
+from atelier.library.descriptors import DescriptorConfig
+from atelier.library.store import IVF_MIN, StyleLibrary, scan
 
 
 def rss_mb() -> float:

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from atelier import classifier, metrics, samples
-from atelier.images import resize_long_side
+from atelier.evaluation import classifier, metrics
+from atelier.io import samples
+from atelier.io.images import resize_long_side
 
 
 def main() -> None:

@@ -32,11 +32,14 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
-from atelier import metrics, samples, segment, stylize
-from atelier.grid import make_grid
-from atelier.images import load_image, resize_long_side
-from atelier.options import StyleOptions
-from atelier.portrait import PortraitOptions, portrait_masks, stylize_portrait
+from atelier.evaluation import metrics
+from atelier.io import samples
+from atelier.portrait import segment
+from atelier import stylize
+from atelier.io.grid import make_grid
+from atelier.io.images import load_image, resize_long_side
+from atelier.core.options import StyleOptions
+from atelier.portrait.mode import PortraitOptions, portrait_masks, stylize_portrait
 
 PORTRAITS = ("woman_smiling.png", "man_smiling_closeup.png", "barack_obama_official_portrait.jpg",
              "woman_in_sunlight.png", "joe_biden_official_portrait.jpg", "apollo11_crew.png")

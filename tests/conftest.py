@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from atelier import samples
-from atelier.images import resize_long_side
+from atelier.io import samples
+from atelier.io.images import resize_long_side
 
 torch.set_num_threads(2)
 

@@ -12,17 +12,16 @@ from click.testing import CliRunner
 from PIL import Image
 
 import atelier
-from atelier.augment import (AugmentOptions, blend_weights, choose_subsets, find_candidates, recolor,
-                             stylize_augmented, stylize_variants)
+from atelier.library.augment import AugmentOptions, blend_weights, choose_subsets, find_candidates, recolor, stylize_augmented, stylize_variants
 from atelier.cli import main
-from atelier.descriptors import DescriptorConfig
-from atelier.errors import UsageError
-from atelier.gatys import style_grams
-from atelier.images import to_tensor
-from atelier.library import StyleLibrary
-from atelier.losses import gram
-from atelier.metrics import style_distance
-from atelier.vgg import load_vgg
+from atelier.library.descriptors import DescriptorConfig
+from atelier.base.errors import UsageError
+from atelier.core.gatys import style_grams
+from atelier.io.images import to_tensor
+from atelier.library.store import StyleLibrary
+from atelier.core.losses import gram
+from atelier.evaluation.metrics import style_distance
+from atelier.core.vgg import load_vgg
 from _textures import crop, texture, write_collection
 
 TINY = dict(size=48, iterations=3, levels=1)

@@ -12,13 +12,13 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from atelier import classifier, methods
+from atelier.evaluation import classifier, methods
 from atelier.cli import main
-from atelier.evaluate import EvalOptions, evaluate, select_pairs
-from atelier.evalreport import markdown_table
-from atelier.images import resize_long_side, save_image
-from atelier.samples import content as sample_content
-from atelier.stats import bootstrap_ci, wilson_ci
+from atelier.evaluation.runner import EvalOptions, evaluate, select_pairs
+from atelier.evaluation.report import markdown_table
+from atelier.io.images import resize_long_side, save_image
+from atelier.io.samples import content as sample_content
+from atelier.evaluation.stats import bootstrap_ci, wilson_ci
 
 
 def texture(family: str, seed: int, size: int = 64) -> Image.Image:

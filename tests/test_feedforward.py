@@ -9,18 +9,18 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import save_file
 
-from atelier import metrics
+from atelier.evaluation import metrics
 from atelier.cli import main
-from atelier.errors import UsageError
+from atelier.base.errors import UsageError
 from atelier.feedforward import registry
 from atelier.feedforward.adain import adain, mean_std
 from atelier.feedforward.decoder import Decoder, pad_to_multiple
 from atelier.feedforward.sanet import SANetModel, StyleAttention
 from atelier.feedforward.transfer import FeedForwardOptions, style_features, stylize_tensor, transfer
 from atelier.feedforward.wct import whiten_colour
-from atelier.images import to_tensor
-from atelier.train import LEARNING_RATES
-from atelier.vgg import load_vgg
+from atelier.io.images import to_tensor
+from atelier.feedforward.train import LEARNING_RATES
+from atelier.core.vgg import load_vgg
 
 
 STYLE_GAIN = 0.75    # shipped models: style distance below this share of the photo's
@@ -186,7 +186,7 @@ def test_style_blend_and_colour_options_change_the_result(tiny_models, content_i
     blend = stylize_tensor(model, load_vgg(), c, [s, c], FeedForwardOptions(precision="fp32", style_blend=(1, 1)))
     lum = stylize_tensor(model, load_vgg(), c, [s], FeedForwardOptions(precision="fp32", color="luminance"))
     assert one.shape == c.shape and not torch.allclose(one, blend)
-    from atelier.color import rgb_to_yiq
+    from atelier.core.color import rgb_to_yiq
     chroma_error = lambda x: (rgb_to_yiq(x)[:, 1:] - rgb_to_yiq(c)[:, 1:]).abs().mean()
     assert chroma_error(lum) < 0.5 * chroma_error(one)
 

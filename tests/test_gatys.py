@@ -5,11 +5,11 @@ import pytest
 import torch
 
 import atelier
-from atelier import color
-from atelier.errors import UsageError
-from atelier.gatys import Region, pyramid
-from atelier.images import to_tensor
-from atelier.metrics import content_distance, style_distance
+from atelier.core import color
+from atelier.base.errors import UsageError
+from atelier.core.gatys import Region, pyramid
+from atelier.io.images import to_tensor
+from atelier.evaluation.metrics import content_distance, style_distance
 
 FAST = dict(size=96, iterations=8, levels=2)
 
@@ -52,7 +52,7 @@ def test_strength_two_is_stronger_than_half(content_img, style_img):
 
 
 def test_strength_scales_the_style_weight_only():
-    from atelier.options import StyleOptions, strength_factor
+    from atelier.core.options import StyleOptions, strength_factor
     a, b = StyleOptions(strength=2.0).loss_weights, StyleOptions().loss_weights
     assert a[0] == b[0] and a[1] == pytest.approx(b[1] * strength_factor(2.0))
     assert strength_factor(0.5) < 1 < strength_factor(2.0)
@@ -85,7 +85,7 @@ def test_match_color_gives_style_the_content_palette(content_img, style_img):
 
 
 def test_blend_weights_pick_the_style(content_img, style_img):
-    from atelier import samples
+    from atelier.io import samples
     mosaic = samples.style("mosaic", size=128)
     only_first = atelier.stylize(content_img, [style_img, mosaic], style_blend=(1, 0), **FAST)
     only_second = atelier.stylize(content_img, [style_img, mosaic], style_blend=(0, 1), **FAST)

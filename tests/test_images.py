@@ -9,9 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from atelier import images
-from atelier.errors import AtelierError, UsageError
-from atelier.images import load_image, save_image
+from atelier.io import images
+from atelier.base.errors import AtelierError, UsageError
+from atelier.io.images import load_image, save_image
 
 
 def _rgb(w=40, h=30):

@@ -12,11 +12,11 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-import atelier.library as library_mod
+from atelier.library import store as library_mod
 from atelier.cli import main
-from atelier.descriptors import DescriptorConfig, channel_means, describe
-from atelier.errors import UsageError
-from atelier.library import StyleLibrary, build_index, distance_stats, metadata_from_name, read_metadata_csv
+from atelier.library.descriptors import DescriptorConfig, channel_means, describe
+from atelier.base.errors import UsageError
+from atelier.library.store import StyleLibrary, build_index, distance_stats, metadata_from_name, read_metadata_csv
 from _textures import FAMILIES, crop, texture, write_collection
 
 CFG = DescriptorConfig(size=64)  # small and fast; the same 1472-d layout as the default

@@ -2,7 +2,7 @@
 
 import torch
 
-from atelier.losses import content_loss, gram, gram_loss, tv_loss
+from atelier.core.losses import content_loss, gram, gram_loss, tv_loss
 
 
 def test_gram_is_feature_outer_product_over_positions():

@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image, ImageFilter
 
-from atelier import metrics
+from atelier.evaluation import metrics
 from atelier.cli import main
-from atelier.errors import UsageError
-from atelier.images import save_image
+from atelier.base.errors import UsageError
+from atelier.io.images import save_image
 
 
 def checker(n: int, cell: int) -> np.ndarray:
@@ -152,8 +152,8 @@ def test_cli_metrics_bad_input(tmp_path, monkeypatch, args, message):
 
 
 def test_periodic_artefact_score_is_low_for_a_photo_and_high_with_an_8px_grid():
-    from atelier import samples
-    from atelier.images import resize_long_side
+    from atelier.io import samples
+    from atelier.io.images import resize_long_side
 
     photo = np.asarray(resize_long_side(samples.content("astronaut"), 128).convert("RGB"), np.float64)
     yy, xx = np.indices(photo.shape[:2])

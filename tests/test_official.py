@@ -18,12 +18,12 @@ from click.testing import CliRunner
 from torch import nn
 
 from atelier.cli import main
-from atelier.errors import UsageError
+from atelier.base.errors import UsageError
 from atelier.feedforward import official, registry
 from atelier.feedforward.adain import adain
 from atelier.feedforward.sanet import normalise
 from atelier.feedforward.transfer import transfer
-from atelier.images import to_tensor
+from atelier.io.images import to_tensor
 
 WCT_DIR = Path(__file__).resolve().parents[2] / "shared" / "weights" / "wct-deep-transfer"
 

@@ -9,12 +9,14 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from atelier import metrics, samples, segment, stylize
+from atelier.evaluation import metrics
+from atelier.io import samples
+from atelier.portrait import segment
+from atelier import stylize
 from atelier.cli import main
-from atelier.errors import AtelierError, UsageError
-from atelier.options import StyleOptions
-from atelier.portrait import (PortraitMasks, PortraitOptions, composite, load_user_mask, portrait_masks,
-                              portrait_regions, stylize_portrait)
+from atelier.base.errors import AtelierError, UsageError
+from atelier.core.options import StyleOptions
+from atelier.portrait.mode import PortraitMasks, PortraitOptions, composite, load_user_mask, portrait_masks, portrait_regions, stylize_portrait
 
 FAST = dict(iterations=2, levels=1)
 
@@ -260,7 +262,7 @@ def test_sanet_backend_runs_two_passes_with_w1_w2(tmp_path, content_img, style_i
 
 def test_sanet_backend_composites_a_light_person_pass_over_a_strong_background(monkeypatch, content_img,
                                                                                style_img, astronaut_masks):
-    from atelier import portrait
+    from atelier.portrait import mode as portrait
 
     alphas = []
 
@@ -279,9 +281,9 @@ def test_sanet_backend_composites_a_light_person_pass_over_a_strong_background(m
 
 
 def test_portrait_with_the_augmented_style_set(tmp_path, content_img, style_img, astronaut_masks):
-    from atelier.augment import AugmentOptions, blend_weights
-    from atelier.descriptors import DescriptorConfig
-    from atelier.library import StyleLibrary
+    from atelier.library.augment import AugmentOptions, blend_weights
+    from atelier.library.descriptors import DescriptorConfig
+    from atelier.library.store import StyleLibrary
 
     art = tmp_path / "art"
     art.mkdir()

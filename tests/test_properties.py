@@ -18,17 +18,17 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
-from atelier.augment import AugmentOptions
-from atelier.descriptors import DescriptorConfig
-from atelier.errors import AtelierError
-from atelier.evaluate import EvalOptions
+from atelier.library.augment import AugmentOptions
+from atelier.library.descriptors import DescriptorConfig
+from atelier.base.errors import AtelierError
+from atelier.evaluation.runner import EvalOptions
 from atelier.feedforward.registry import METHODS
 from atelier.feedforward.transfer import FeedForwardOptions
-from atelier.images import load_image
-from atelier.options import PRESETS, StyleOptions
-from atelier.portrait import PortraitOptions
-from atelier.train import TrainOptions
-from atelier.vgg import layer_names
+from atelier.io.images import load_image
+from atelier.core.options import PRESETS, StyleOptions
+from atelier.portrait.mode import PortraitOptions
+from atelier.feedforward.train import TrainOptions
+from atelier.core.vgg import layer_names
 from atelier.web.config import QUALITY, JobSettings, ServeOptions, style_options
 
 BOUNDED = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,

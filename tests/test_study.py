@@ -13,14 +13,14 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from atelier.cli import main
-from atelier.images import save_image, write_json
-from atelier.stats import wilson_ci
-from atelier.study.app import create_app
-from atelier.study.questions import find_questions
-from atelier.study.report import summarize
-from atelier.study.store import AlreadyVoted, VoteStore
-from atelier.errors import UsageError
-from atelier.study import respondents
+from atelier.io.images import save_image, write_json
+from atelier.evaluation.stats import wilson_ci
+from atelier.web.study import create_app
+from atelier.evaluation.study.questions import find_questions
+from atelier.evaluation.study.report import summarize
+from atelier.evaluation.study.store import AlreadyVoted, VoteStore
+from atelier.base.errors import UsageError
+from atelier.evaluation.study import respondents
 from _live import Served
 
 RED, BLUE = (220, 20, 20), (20, 20, 220)

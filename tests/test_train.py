@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from atelier.cli import main
-from atelier.errors import UsageError
+from atelier.base.errors import UsageError
 from atelier.feedforward import registry
-from atelier.train import TrainOptions, train
+from atelier.feedforward.train import TrainOptions, train
 
 
 @pytest.fixture()
@@ -59,7 +59,7 @@ def test_train_resume_log_plot_and_export(folders, tmp_path, capsys):
 
 
 def test_warm_start_copies_matching_tensors(tmp_path):
-    from atelier.train import warm_start
+    from atelier.feedforward.train import warm_start
     adain = registry.build("adain")
     path = registry.save(adain, tmp_path / "adain.safetensors")
     sanet = registry.build("sanet")
@@ -69,7 +69,7 @@ def test_warm_start_copies_matching_tensors(tmp_path):
 
 
 def test_warm_start_merges_files_and_renames_prefixes(tmp_path):
-    from atelier.train import warm_start
+    from atelier.feedforward.train import warm_start
     deep, shallow = registry.build("wct", levels=(4,)), registry.build("wct", levels=(2, 1))
     a = registry.save(deep, tmp_path / "deep.safetensors")
     b = registry.save(shallow, tmp_path / "shallow.safetensors")

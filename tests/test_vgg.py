@@ -7,8 +7,8 @@ import pytest
 import torch
 import torchvision
 
-from atelier.errors import UsageError
-from atelier.vgg import layer_names, load_vgg
+from atelier.base.errors import UsageError
+from atelier.core.vgg import layer_names, load_vgg
 from make_fixtures import fixed_input
 
 REFERENCE = json.loads((Path(__file__).parent / "fixtures" / "vgg19_reference.json").read_text())

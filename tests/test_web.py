@@ -19,13 +19,13 @@ from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
 from atelier.cli import main
-from atelier.descriptors import DescriptorConfig
-from atelier.errors import UsageError
-from atelier.options import StyleOptions
-from atelier.library import StyleLibrary
-from atelier import samples
+from atelier.library.descriptors import DescriptorConfig
+from atelier.base.errors import UsageError
+from atelier.core.options import StyleOptions
+from atelier.library.store import StyleLibrary
+from atelier.io import samples
 from atelier.web.app import create_app
-from atelier.gatys import Progress
+from atelier.core.gatys import Progress
 from atelier.web.config import QUALITY, JobSettings, ServeOptions, style_options
 from atelier.web.features import mask_overlay
 from atelier.web.jobs import CANCELLED, DONE, FAILED, RUNNING, Job, JobContext, JobQueue

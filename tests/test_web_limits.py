@@ -17,9 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from atelier import samples
-from atelier.descriptors import DescriptorConfig
-from atelier.library import StyleLibrary
+from atelier.io import samples
+from atelier.library.descriptors import DescriptorConfig
+from atelier.library.store import StyleLibrary
 from atelier.web import guard, uploads
 from atelier.web.app import create_app
 from atelier.web.config import ServeOptions

@@ -14,7 +14,7 @@ with warnings.catch_warnings():  # starlette deprecates its httpx-based client o
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from atelier import starter
+from atelier.io import starter
 from atelier.web.app import create_app
 from atelier.web.config import ServeOptions
 

@@ -88,7 +88,7 @@ def year_of(note: str, fallback: str | None) -> tuple[str | None, str]:
 
 def shrink(src: Path) -> bytes:
     """The JPEG bytes of ``src`` with its long side at most ``LONG_SIDE`` (Lanczos, no metadata)."""
-    from atelier.images import load_image, resize_long_side
+    from atelier.io.images import load_image, resize_long_side
 
     img = load_image(src)
     if max(img.size) > LONG_SIDE:
@@ -106,8 +106,8 @@ def main() -> int:
     with open(data / "MANIFEST.csv", newline="", encoding="utf-8") as fh:
         manifest = {r["file"]: r for r in csv.DictReader(fh)}
 
-    from atelier.descriptors import DescriptorConfig, backbone_id, describe
-    from atelier.images import load_image
+    from atelier.library.descriptors import DescriptorConfig, backbone_id, describe
+    from atelier.io.images import load_image
 
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("*.jpg"):

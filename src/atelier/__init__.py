@@ -4,9 +4,8 @@
 >>> img = atelier.stylize("photo.jpg", "painting.jpg", size=512)
 """
 
-__version__ = "0.1.0"
-
-from .api import stylize  # noqa: E402
-from .options import StyleOptions  # noqa: E402
+from .api import stylize
+from .base.version import __version__
+from .core.options import StyleOptions
 
 __all__ = ["stylize", "StyleOptions", "__version__"]

@@ -14,12 +14,14 @@ from typing import Any
 
 import torch
 
-from . import __version__, starter, starter_library
-from .cache import cache_dir
-from .errors import AtelierError
+from .base.version import __version__
+from .io import starter
+from .library import starter as starter_library
+from .base.cache import cache_dir
+from .base.errors import AtelierError
 from .feedforward import registry
-from .gatys import pick_device
-from .library import StyleLibrary, default_library_path
+from .core.device import pick_device
+from .library.store import StyleLibrary, default_library_path
 
 
 def version_of(package: str) -> str | None:

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from ..errors import AtelierError
+from ..base.errors import AtelierError
 
 
 class Group(click.Group):

@@ -8,13 +8,12 @@ from typing import Any, Optional
 import click
 from PIL import Image
 
-from ..augment import AugmentOptions, stylize_augmented, stylize_variants
-from ..errors import UsageError
-from ..grid import make_grid
-from ..images import ImageLike, load_image, save_image
-from ..options import StyleOptions
-from .common import (ProgressBar, announce, check_output, dataclass_from_kwargs, dataclass_options, is_stdout,
-                     write_result)
+from ..library.augment import AugmentOptions, stylize_augmented, stylize_variants
+from ..base.errors import UsageError
+from ..io.grid import make_grid
+from ..io.images import ImageLike, load_image, save_image
+from ..core.options import StyleOptions
+from .common import ProgressBar, announce, check_output, dataclass_from_kwargs, dataclass_options, is_stdout, write_result
 
 
 def split_options(kwargs: dict[str, Any]) -> tuple[AugmentOptions, StyleOptions]:

@@ -13,10 +13,10 @@ import click
 from PIL import Image
 from tqdm import tqdm
 
-from ..api import upscale_note
-from ..errors import AtelierError, UsageError
-from ..gatys import Progress
-from ..images import ImageLike, decode_bytes, encode_png, save_image, sidecar_path
+from ..core.record import upscale_note
+from ..base.errors import AtelierError, UsageError
+from ..core.gatys import Progress
+from ..io.images import ImageLike, decode_bytes, encode_png, save_image, sidecar_path
 
 STDIO = "-"  # CONTENT read from stdin, -o written to stdout
 json_option = click.option("--json", "as_json", is_flag=True,

@@ -9,9 +9,9 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from ..errors import UsageError
-from ..evaluate import EvalOptions, evaluate
-from ..evalreport import markdown_table, write_report
+from ..base.errors import UsageError
+from ..evaluation.runner import EvalOptions, evaluate
+from ..evaluation.report import markdown_table, write_report
 from .common import dataclass_from_kwargs, dataclass_options
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import UsageError
+from ..base.errors import UsageError
 from ..feedforward import official, registry
 
 

@@ -8,12 +8,13 @@ from typing import Any, Optional
 import click
 from tqdm import tqdm
 
-from .. import starter, starter_library
-from ..descriptors import DescriptorConfig
-from ..errors import UsageError
-from ..grid import make_grid
-from ..images import load_image, save_image
-from ..library import StyleLibrary, UpdateReport, default_library_path, file_sha256, read_metadata_csv
+from ..io import starter
+from ..library import starter as starter_library
+from ..library.descriptors import DescriptorConfig
+from ..base.errors import UsageError
+from ..io.grid import make_grid
+from ..io.images import load_image, save_image
+from ..library.store import StyleLibrary, UpdateReport, default_library_path, file_sha256, read_metadata_csv
 from .common import check_output, dataclass_from_kwargs, dataclass_options, emit_json, json_option
 
 db_option = click.option("--db", default=None, metavar="PATH",
@@ -126,7 +127,7 @@ def list_cmd(db: Optional[str], artist: Optional[str]) -> None:
 @db_option
 def info_cmd(db: Optional[str]) -> None:
     """Descriptor settings, size, and the distribution of descriptor distances."""
-    from ..augment import AugmentOptions
+    from ..library.augment import AugmentOptions
 
     with open_library(db) as lib:
         cfg = lib.config

@@ -8,7 +8,8 @@ from typing import Optional
 
 import click
 
-from .. import metrics, starter
+from ..evaluation import metrics
+from ..io import starter
 
 
 @click.command("metrics")
@@ -25,7 +26,7 @@ def metrics_cmd(image: str, content: Optional[str], style: Optional[str], mask: 
 
     Definitions: docs/evaluation.md (or `python -c "import atelier.metrics; help(atelier.metrics)"`).
     """
-    from ..images import load_image
+    from ..io.images import load_image
 
     start = time.perf_counter()
     style = starter.resolve(style) if style else None

@@ -9,11 +9,11 @@ import click
 import numpy as np
 from PIL import Image
 
-from ..augment import AugmentOptions
-from ..errors import UsageError
-from ..images import ImageLike, save_image
-from ..options import StyleOptions
-from ..portrait import PortraitOptions, portrait_masks, stylize_portrait
+from ..library.augment import AugmentOptions
+from ..base.errors import UsageError
+from ..io.images import ImageLike, save_image
+from ..core.options import StyleOptions
+from ..portrait.mode import PortraitOptions, portrait_masks, stylize_portrait
 from .common import ProgressBar, announce, check_output, dataclass_from_kwargs, dataclass_options, write_result
 
 

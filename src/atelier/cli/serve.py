@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..errors import UsageError
+from ..base.errors import UsageError
 from ..web.config import ServeOptions
 from .common import dataclass_from_kwargs, dataclass_options
 

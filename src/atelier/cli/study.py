@@ -9,7 +9,7 @@ from typing import Optional
 
 import click
 
-from ..errors import UsageError
+from ..base.errors import UsageError
 
 DEFAULT_DB = "study.sqlite"
 
@@ -33,9 +33,9 @@ def study_group() -> None:
 def serve_cmd(dir_a: str, dir_b: str, inputs: tuple[str, ...], label_a: Optional[str], label_b: Optional[str],
               db: str, host: str, port: int) -> None:
     """Serve the study page: content, style and the two results in random order; votes go to --db."""
-    from ..study.app import create_app
-    from ..study.questions import find_questions
-    from ..study.store import VoteStore
+    from ..web.study import create_app
+    from ..evaluation.study.questions import find_questions
+    from ..evaluation.study.store import VoteStore
     from ..web.config import is_loopback
     from ..web.server import serve
 
@@ -57,8 +57,8 @@ def serve_cmd(dir_a: str, dir_b: str, inputs: tuple[str, ...], label_a: Optional
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of text")
 def report_cmd(db: str, as_json: bool) -> None:
     """Print questions, respondents, answers and % preferring each side with a 95% interval."""
-    from ..study.report import format_summary, summarize
-    from ..study.store import VoteStore
+    from ..evaluation.study.report import format_summary, summarize
+    from ..evaluation.study.store import VoteStore
 
     if not Path(db).is_file():
         raise UsageError(f"study database not found: {db}")

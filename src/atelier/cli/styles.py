@@ -6,9 +6,9 @@ from typing import Any, Optional
 
 import click
 
-from .. import starter
-from ..grid import make_grid
-from ..images import load_image, save_image
+from ..io import starter
+from ..io.grid import make_grid
+from ..io.images import load_image, save_image
 from .common import check_output, emit_json, json_option
 
 

@@ -8,21 +8,20 @@ from typing import Any
 
 import click
 
-from .. import samples, starter
+from ..io import samples, starter
 from ..api import stylize
-from ..augment import AugmentOptions
-from ..errors import UsageError
+from ..library.augment import AugmentOptions
+from ..base.errors import UsageError
 from ..feedforward.registry import METHODS as FEEDFORWARD_METHODS
 from ..feedforward.transfer import SHARED_WITH_GATYS, FeedForwardOptions
-from ..grid import make_grid
-from ..images import load_image, save_image, to_pil
-from ..options import PRESETS, StyleOptions
-from ..portrait import PortraitOptions
-from ..vgg import layer_names
+from ..io.grid import make_grid
+from ..io.images import load_image, save_image, to_pil
+from ..core.options import PRESETS, StyleOptions
+from ..portrait.mode import PortraitOptions
+from ..core.vgg import layer_names
 from .augment import run_augmented
 from .portrait import run_portrait
-from .common import (STDIO, ProgressBar, announce, check_output, dataclass_from_kwargs, dataclass_options, is_stdout,
-                     json_option, read_content, write_result)
+from .common import STDIO, ProgressBar, announce, check_output, dataclass_from_kwargs, dataclass_options, is_stdout, json_option, read_content, write_result
 
 
 def _snapshotter(out: Path, every: int):

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from ..feedforward.registry import TRAINABLE
-from ..train import TrainOptions, train
+from ..feedforward.train import TrainOptions, train
 from .common import dataclass_from_kwargs, dataclass_options
 
 

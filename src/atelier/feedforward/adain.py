@@ -21,8 +21,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..losses import content_loss
-from ..vgg import VGG
+from ..core.losses import content_loss
+from ..core.vgg import VGG
 from .decoder import Decoder
 from .normalised_vgg import NormalisedVGG
 

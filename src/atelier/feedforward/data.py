@@ -9,8 +9,8 @@ from typing import Sequence
 import torch
 from PIL import Image
 
-from ..errors import UsageError
-from ..images import load_image, to_tensor
+from ..base.errors import UsageError
+from ..io.images import load_image, to_tensor
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"}
 

@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import UsageError
-from ..vgg import VGG
+from ..base.errors import UsageError
+from ..core.vgg import VGG
 from .conditional import StyleTransformer, shift_average
 from .onnx_import import read_graph
 

@@ -18,9 +18,9 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
-from ..losses import content_loss, gram, gram_loss, tv_loss
-from ..options import PRESETS
-from ..vgg import VGG
+from ..core.losses import content_loss, gram, gram_loss, tv_loss
+from ..core.options import PRESETS
+from ..core.vgg import VGG
 
 CONTENT_LAYER = "relu4_2"
 STYLE_LAYERS = PRESETS["classic"]["style_layers"]

@@ -16,8 +16,8 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
-from ..errors import UsageError
-from ..vgg import VGG
+from ..base.errors import UsageError
+from ..core.vgg import VGG
 from .conditional import StyleTransformer, shift_average
 from .ghiasi import package_model
 from .onnx_import import read_graph

@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import UsageError
-from ..vgg import BLOCKS, WIDTHS, layer_names
+from ..base.errors import UsageError
+from ..core.vgg import BLOCKS, WIDTHS, layer_names
 
 
 def convs_up_to(depth: int) -> int:

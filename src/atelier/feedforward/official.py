@@ -25,7 +25,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..errors import UsageError
+from ..base.errors import UsageError
 from . import registry
 from .decoder import Decoder, relu_layer
 from .normalised_vgg import NormalisedVGG, convs_up_to

@@ -18,7 +18,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..errors import UsageError
+from ..base.errors import UsageError
 
 
 @dataclass

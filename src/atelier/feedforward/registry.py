@@ -24,8 +24,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..errors import UsageError
-from ..images import write_json
+from ..base.errors import UsageError
+from ..io.images import write_json
 
 FORMAT = "1"
 MODELS = {  # method -> "module:Class" (imported on first use)

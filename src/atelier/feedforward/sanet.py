@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..losses import content_loss
-from ..vgg import VGG
+from ..core.losses import content_loss
+from ..core.vgg import VGG
 from .adain import check_encoder, encoder_config, mean_std, style_stats_loss
 from .decoder import Decoder
 from .normalised_vgg import NormalisedVGG

@@ -7,9 +7,9 @@ from typing import Optional
 import torch
 from PIL import Image
 
-from ..gatys import pick_device
-from ..grid import make_grid
-from ..images import ImageLike, load_image, resize_long_side, to_pil, to_tensor
+from ..core.device import pick_device
+from ..io.grid import make_grid
+from ..io.images import ImageLike, load_image, resize_long_side, to_pil, to_tensor
 from . import registry
 from .decoder import pad_to_multiple
 from .multistyle import NUM_STYLES

@@ -14,13 +14,14 @@ from typing import Any, Optional, Sequence
 import torch
 from PIL import Image
 
-from .. import color, starter
-from ..api import describe_input, metadata, upscale_record
-from ..errors import UsageError
-from ..gatys import autocast, pick_device
-from ..images import MIN_SIDE, ImageLike, check_dimensions, load_image, resize_long_side, to_pil, to_tensor
-from ..options import option_field
-from ..vgg import VGG, load_vgg
+from ..core import color
+from ..io import starter
+from ..core.record import describe_input, metadata, upscale_record
+from ..base.errors import UsageError
+from ..core.device import autocast, pick_device
+from ..io.images import MIN_SIDE, ImageLike, check_dimensions, load_image, resize_long_side, to_pil, to_tensor
+from ..core.options import option_field
+from ..core.vgg import VGG, load_vgg
 from . import registry
 from .conditional import SHIFTS
 from .decoder import pad_to_multiple

@@ -18,9 +18,9 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
-from ..errors import UsageError
-from ..losses import content_loss
-from ..vgg import VGG
+from ..base.errors import UsageError
+from ..core.losses import content_loss
+from ..core.vgg import VGG
 from .adain import check_encoder, encoder_config
 from .decoder import LEVELS, Decoder, relu_layer
 from .normalised_vgg import NormalisedVGG

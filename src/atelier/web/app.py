@@ -35,8 +35,8 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import AtelierError, UsageError
-from ..options import COLOR_MODES, PRESETS
+from ..base.errors import AtelierError, UsageError
+from ..core.options import COLOR_MODES, PRESETS
 from . import guard
 from .config import QUALITY, ServeOptions
 from .features import add_feature_routes

@@ -54,13 +54,13 @@ def trained_styles(methods: list[str]) -> dict[str, str]:
 
 def library_status(path: Optional[str]) -> dict[str, Any]:
     """``{"available": bool, "reason" | "path", "size", defaults...}`` for the style library."""
-    reason = import_error("atelier.augment")
+    reason = import_error("atelier.library.augment")
     if reason:
         return {"available": False, "reason": f"style library code not installed ({reason})"}
-    from ..augment import AugmentOptions
-    from ..errors import AtelierError
-    from ..library import StyleLibrary
-    from ..starter_library import default_or_starter
+    from ..library.augment import AugmentOptions
+    from ..base.errors import AtelierError
+    from ..library.store import StyleLibrary
+    from ..library.starter import default_or_starter
 
     try:
         where, starter = (Path(path).expanduser(), False) if path else default_or_starter()
@@ -82,7 +82,7 @@ def library_status(path: Optional[str]) -> dict[str, Any]:
 
 
 def portrait_status() -> dict[str, Any]:
-    reason = import_error("atelier.portrait")
+    reason = import_error("atelier.portrait.mode")
     return {"available": True} if reason is None else {"available": False, "reason": reason}
 
 

@@ -21,8 +21,8 @@ import ipaddress
 from dataclasses import dataclass, replace
 from typing import Optional
 
-from ..errors import UsageError
-from ..options import COLOR_MODES, PRESETS, StyleOptions, option_field
+from ..base.errors import UsageError
+from ..core.options import COLOR_MODES, PRESETS, StyleOptions, option_field
 
 def is_loopback(host: str) -> bool:
     """True if a server bound to ``host`` is reachable from this machine only."""

@@ -16,8 +16,8 @@ from fastapi import FastAPI, Response
 from PIL import Image
 from pydantic import BaseModel, Field
 
-from ..errors import AtelierError, UsageError
-from ..images import load_image
+from ..base.errors import AtelierError, UsageError
+from ..io.images import load_image
 from .studio import Studio, thumbnail
 from .tasks import shrink
 from .uploads import UploadError
@@ -54,7 +54,7 @@ def add_feature_routes(app: FastAPI, studio: Studio) -> None:
 
     @app.post("/api/library/search")
     def library_search(req: SearchRequest) -> dict[str, Any]:
-        from ..library import StyleLibrary
+        from ..library.store import StyleLibrary
 
         path = studio.library_path()
         style, name = studio.resolve(req.style)
@@ -95,7 +95,7 @@ def add_feature_routes(app: FastAPI, studio: Studio) -> None:
     def portrait_mask(req: MaskRequest) -> dict[str, Any]:
         if not studio.caps["features"]["portrait"]["available"]:
             raise UploadError("portrait mode is not available in this installation", 404)
-        from ..portrait import PortraitOptions, portrait_masks
+        from ..portrait.mode import PortraitOptions, portrait_masks
 
         size = min(req.size, studio.opts.max_size)
         content, _ = studio.resolve(req.content)

@@ -12,8 +12,8 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, Field
 
-from ..errors import UsageError
-from ..images import check_dimensions
+from ..base.errors import UsageError
+from ..io.images import check_dimensions
 from .capabilities import PORTRAIT_FEEDFORWARD
 from .config import JobSettings, style_options
 from .studio import Studio

@@ -18,9 +18,9 @@ from typing import Any, Optional
 
 from PIL import Image
 
-from .. import samples, starter
-from ..errors import UsageError
-from ..images import load_image, resize_long_side
+from ..io import samples, starter
+from ..base.errors import UsageError
+from ..io.images import load_image, resize_long_side
 from . import capabilities
 from .config import ServeOptions
 from .jobs import DONE, Job, JobQueue

@@ -22,11 +22,12 @@ from typing import Any, Callable, Optional, Sequence
 
 from PIL import Image
 
-from ..api import stylize, upscale_note
-from ..errors import UsageError
-from ..gatys import Progress, ProgressFn
-from ..images import resize_long_side, save_image, to_pil
-from ..options import StyleOptions
+from ..api import stylize
+from ..core.record import upscale_note
+from ..base.errors import UsageError
+from ..core.gatys import Progress, ProgressFn
+from ..io.images import resize_long_side, save_image, to_pil
+from ..core.options import StyleOptions
 from .jobs import JobContext
 
 PREVIEW_EVERY_S = 0.3  # at most this often an intermediate image is converted for the page
@@ -93,7 +94,7 @@ def gatys_job(content: Image.Image, styles: Sequence[Image.Image], opts: StyleOp
 
     def run(ctx: JobContext) -> Outcome:
         if portrait:
-            from ..portrait import PortraitOptions, stylize_portrait
+            from ..portrait.mode import PortraitOptions, stylize_portrait
 
             img = stylize_portrait(content, list(styles), PortraitOptions(backend=portrait), opts,
                                    progress=progress_reporter(ctx))
@@ -110,7 +111,7 @@ def library_job(content: Image.Image, style: Image.Image, opts: StyleOptions, ou
     """Stylize with ``style`` augmented by the chosen library artworks (ids from a search of
     ``search_k`` neighbours). ``variants`` > 0: that many results, each augmented by a different
     subset of the chosen artworks (:func:`atelier.augment.choose_subsets`, seeded by ``opts.seed``)."""
-    from ..augment import AugmentOptions
+    from ..library.augment import AugmentOptions
 
     if not neighbour_ids:
         raise UsageError("choose at least one library artwork to augment the style with")
@@ -121,8 +122,8 @@ def library_job(content: Image.Image, style: Image.Image, opts: StyleOptions, ou
     wanted = set(neighbour_ids)
 
     def run(ctx: JobContext) -> Outcome:
-        from ..augment import Candidates, choose_subsets, stylize_with
-        from ..library import StyleLibrary
+        from ..library.augment import Candidates, choose_subsets, stylize_with
+        from ..library.store import StyleLibrary
 
         with StyleLibrary.open(library) as lib:
             chosen = [h for h in lib.search(lib.describe(style), search_k) if h.entry.id in wanted]

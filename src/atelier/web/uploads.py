@@ -23,8 +23,8 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from ..errors import UsageError
-from ..images import check_dimensions, load_image
+from ..base.errors import UsageError
+from ..io.images import check_dimensions, load_image
 
 FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif"}
 _ID = re.compile(r"[0-9a-f]{32}")

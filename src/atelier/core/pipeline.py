@@ -1,0 +1,57 @@
+"""Gatys transfer from image files to a PIL image with its record: load, pre-shrink, optimize, annotate."""
+
+from __future__ import annotations
+
+import time
+from typing import Optional, Sequence, Union
+
+import torch
+from PIL import Image
+
+from ..io import starter
+from ..io.images import ImageLike, check_dimensions, load_image, resize_long_side, to_pil, to_tensor
+from .gatys import ProgressFn, Region, stylize_tensor
+from .options import StyleOptions
+from .record import describe_input, metadata, upscale_record
+
+Styles = Union[ImageLike, Sequence[ImageLike]]
+
+
+def as_style_list(styles: Styles) -> list[ImageLike]:
+    """Accept one style (path, starter name, PIL, array, tensor) or a sequence of them;
+    starter names (``starry-night``) become their files (:func:`atelier.io.starter.resolve`)."""
+    return [starter.resolve(s) for s in (styles if isinstance(styles, (list, tuple)) else [styles])]
+
+
+def prepare(content: ImageLike, styles: Styles,
+            opts: StyleOptions) -> tuple[torch.Tensor, list[torch.Tensor], Optional[Image.Image]]:
+    """Load and pre-shrink the inputs: (content 1x3xHxW, style tensors 1x3xHxW, content alpha or None)."""
+    c_img, alpha = load_image(content, with_alpha=True)
+    check_dimensions(c_img.size, opts.size, "content image")
+    if max(c_img.size) > opts.size:
+        c_img = resize_long_side(c_img, opts.size)
+    style_side = max(16, round(opts.size * opts.style_scale))
+    s_imgs = []
+    for s in as_style_list(styles):
+        img = load_image(s)
+        check_dimensions(img.size, style_side, "style image")
+        s_imgs.append(resize_long_side(img, style_side) if max(img.size) > style_side else img)
+    return to_tensor(c_img), [to_tensor(s) for s in s_imgs], alpha
+
+
+def stylize_gatys(content: ImageLike, styles: Styles, opts: StyleOptions, *,
+                  regions: Optional[Sequence[Region]] = None,
+                  progress: Optional[ProgressFn] = None) -> Image.Image:
+    """Gatys transfer of ``content`` with ``styles`` under resolved ``opts``; RGB (RGBA kept),
+    ``info["atelier"]`` holds the record (:func:`atelier.core.record.metadata`)."""
+    opts = opts.resolved()
+    c, s, alpha = prepare(content, styles, opts)
+    start = time.perf_counter()
+    out = to_pil(stylize_tensor(c, s, opts, regions=regions, progress=progress))
+    if alpha is not None:
+        out.putalpha(alpha.resize(out.size, Image.LANCZOS))
+    out.info["atelier"] = metadata(opts, time.perf_counter() - start, method="gatys",
+                                   content=describe_input(content),
+                                   styles=[describe_input(x) for x in as_style_list(styles)],
+                                   **upscale_record((c.shape[-1], c.shape[-2]), out.size))
+    return out

@@ -1,0 +1,51 @@
+"""Retrieval-augmented Gatys (:func:`atelier.augment.stylize_augmented`, default settings) as a method.
+
+Which library it searches:
+
+1. ``$ATELIER_LIBRARY``, if that file exists (any library built with ``atelier library build``);
+2. otherwise ``~/.cache/atelier/shared-styles.sqlite``, built on first use and refreshed
+   incrementally (once per process) from ``$ATELIER_DATA/styles``, else ``../shared/data/styles``
+   relative to the working directory, with the folder's ``MANIFEST.csv`` for artist names.
+
+With neither, the method is unavailable. The style image arrives as a picture, not a file,
+so a style that is itself in the library is recognised by distance (``min_distance``) and
+never used as its own neighbour.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+from PIL import Image
+
+from ...library.augment import AugmentOptions, stylize_augmented
+from ...library.store import sync_folder
+from ...core.options import StyleOptions
+from . import MethodUnavailable
+
+SHARED_LIBRARY = Path.home() / ".cache" / "atelier" / "shared-styles.sqlite"
+
+
+@functools.lru_cache(maxsize=1)
+def library_path() -> Path:
+    """The library this method searches (see the module doc); raises ``MethodUnavailable``."""
+    env = os.environ.get("ATELIER_LIBRARY")
+    if env and Path(env).expanduser().is_file():
+        return Path(env).expanduser()
+    data = Path(os.environ.get("ATELIER_DATA", "../shared/data"))
+    if not (data / "styles").is_dir():
+        raise MethodUnavailable(f"no style library: set ATELIER_LIBRARY to one (`atelier library build`) "
+                                f"or provide artworks in {data / 'styles'}")
+    sync_folder(SHARED_LIBRARY, data / "styles", data / "MANIFEST.csv")
+    return SHARED_LIBRARY
+
+
+def augmented(content: Image.Image, style: Image.Image, size: int, seed: int) -> Image.Image:
+    """Gatys optimization against the style's Grams averaged with its nearest library artworks."""
+    return stylize_augmented(content, style, library_path(), AugmentOptions(),
+                             StyleOptions(size=size, seed=seed)).convert("RGB")
+
+
+METHODS = {"augmented": augmented}
