@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-LAYERS = ["base", "io", "core", "feedforward", "library", "portrait", "evaluation",
-          "api", "about", "web", "cli", "__main__", ""]  # "" is the package's __init__
 RANK = {"base": 0, "io": 1, "core": 2, "feedforward": 3, "library": 4, "portrait": 5, "evaluation": 6,
-        "api": 7, "about": 7, "web": 8, "cli": 9, "__main__": 10, "": 10}
+        "api": 7, "about": 7, "scale": 8, "web": 9, "cli": 10, "__main__": 11, "": 11}  # "": the package's __init__
+LAYERS = list(RANK)
 
 
 def modules() -> dict[str, Path]:
