@@ -22,10 +22,9 @@ from atelier.evaluation.study.store import AlreadyVoted, VoteStore
 from atelier.base.errors import UsageError
 from atelier.evaluation.study import respondents
 from _live import Served
+from _browser import ARGS, chromium
 
 RED, BLUE = (220, 20, 20), (20, 20, 220)
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture
@@ -163,7 +162,7 @@ def test_two_respondents_vote_at_once_in_chromium(server, tmp_path):
 
     async def run():
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = await pw.chromium.launch(executable_path=chromium(), args=ARGS)
             try:
                 return await asyncio.gather(
                     _respondent(browser, url, [True, True, True], tmp_path / "study-1.png"),

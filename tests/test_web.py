@@ -33,9 +33,8 @@ from atelier.web.tasks import progress_reporter
 from atelier.web.server import HEADER_TIMEOUT_S
 from atelier.web.uploads import UploadError, UploadStore, display_name, sniff
 from _live import Served, free_port, wait_for
+from _browser import ARGS, chromium
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 JOB_TIMEOUT_MS = 90_000  # generous: a 64 px job takes about a second, but the machine is shared
 
 
@@ -248,7 +247,7 @@ def server():
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        b = pw.chromium.launch(executable_path=chromium(), args=ARGS)
         yield b
         b.close()
 
