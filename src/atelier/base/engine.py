@@ -123,7 +123,7 @@ class RayEngine(_Base):
 
     ``address=None`` starts a private local instance (``init`` options such as ``num_cpus`` and
     ``object_store_memory`` go to ``ray.init``); ``"auto"`` or ``"HOST:PORT"`` joins a running
-    cluster (``ray start --head``). If Ray is already initialised in this process it is used as
+    cluster (``ray start --head``); tasks are spread over its nodes. If Ray is already initialised in this process it is used as
     is and left running. Worker deaths and unexpected exceptions are retried ``retries`` times.
     """
 
@@ -145,7 +145,8 @@ class RayEngine(_Base):
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise AtelierError(f"cannot start or reach Ray at {address or 'a local instance'}: "
                                    f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-        self._remote = ray.remote(num_cpus=num_cpus_per_task, max_retries=retries, retry_exceptions=True)(_attempt)
+        self._remote = ray.remote(num_cpus=num_cpus_per_task, max_retries=retries, retry_exceptions=True,
+                                  scheduling_strategy="SPREAD")(_attempt)  # over every node, not the driver's first
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Outcome]:
         ray = self._ray
