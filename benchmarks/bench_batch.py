@@ -72,7 +72,8 @@ def measure(engine_name: str, args: argparse.Namespace) -> dict:
         list(engine.map(noop, items * 4))
         overhead = (time.perf_counter() - t) / (4 * len(items))
         task_seconds = sorted(r["seconds"] for r in recs)[len(recs) // 2]
-    return {"engine": engine_name, "threads": args.threads, "startup_s": round(startup, 2), "first_batch_s": round(runs[0], 2),
+    return {"engine": engine_name, "threads": args.threads, "startup_s": round(startup, 2),
+            "first_batch_s": round(runs[0], 2),
             "warm_batch_s": round(min(runs[1:]), 2), "warm_images_per_s": round(len(items) / min(runs[1:]), 3),
             "median_task_s": task_seconds, "noop_task_overhead_ms": round(overhead * 1000, 2)}
 

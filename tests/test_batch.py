@@ -175,7 +175,8 @@ def test_engine_ray_without_ray_is_one_clear_line_and_local_never_imports_ray(fo
     args = ["batch", str(folder), "starry-night", "-o", str(tmp_path / "o"), *FAST]
     r = subprocess.run([sys.executable, "-c", block, *args, "--engine", "ray"], capture_output=True, text=True)
     assert r.returncode == 2
-    assert r.stderr.strip().splitlines()[-1] == 'atelier: error: --engine ray needs Ray: pip install -e ".[distributed]"'
+    last = r.stderr.strip().splitlines()[-1]
+    assert last == 'atelier: error: --engine ray needs Ray: pip install -e ".[distributed]"'
     check = ("import sys; from atelier.cli import main\n"
              "try: main()\nexcept SystemExit: pass\nprint('ray' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", check, *args], capture_output=True, text=True)

@@ -123,8 +123,9 @@ class RayEngine(_Base):
 
     ``address=None`` starts a private local instance (``init`` options such as ``num_cpus`` and
     ``object_store_memory`` go to ``ray.init``); ``"auto"`` or ``"HOST:PORT"`` joins a running
-    cluster (``ray start --head``); tasks are spread over its nodes. If Ray is already initialised in this process it is used as
-    is and left running. Worker deaths and unexpected exceptions are retried ``retries`` times.
+    cluster (``ray start --head``); tasks are spread over its nodes. If Ray is already initialised
+    in this process it is used as is and left running. Worker deaths and unexpected exceptions
+    are retried ``retries`` times; at most ``in_flight`` tasks are submitted at once.
     """
 
     name = "ray"

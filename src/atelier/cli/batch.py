@@ -8,7 +8,7 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from ..base.engine import ENGINES, make_engine
+from ..base.engine import make_engine
 from ..base.errors import AtelierError, UsageError
 from ..core.options import StyleOptions
 from ..feedforward.registry import takes_style_images
@@ -16,19 +16,8 @@ from ..feedforward.transfer import from_style_options
 from ..io import starter
 from ..io.images import load_image
 from ..scale.batch import MANIFEST, Recipe, pending, plan, run_batch
-from .common import dataclass_from_kwargs, emit_json, json_option
+from .common import dataclass_from_kwargs, emit_json, engine_flags, json_option
 from .stylize import feedforward_from_flags, method_flags, style_flags
-
-
-def engine_flags(f: Any) -> Any:
-    """``--engine``, ``--address`` and ``--retries`` (shared by the commands that can run on Ray)."""
-    f = click.option("--retries", default=2, show_default=True, type=click.IntRange(0, 100),
-                     help="extra attempts for a task whose worker died or that failed unexpectedly")(f)
-    f = click.option("--address", default=None, metavar="ADDR",
-                     help="Ray cluster to join: auto (the one `ray start` made here) or HOST:PORT "
-                          "(default with --engine ray: a local Ray instance)")(f)
-    return click.option("--engine", "engine_name", default="local", show_default=True, type=click.Choice(ENGINES),
-                        help="local: in this process; ray: Ray tasks, one CPU each (docs/batch.md)")(f)
 
 
 @click.command("batch")

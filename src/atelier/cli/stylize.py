@@ -35,9 +35,9 @@ def _snapshotter(out: Path, every: int):
 
 
 style_flags = dataclass_options(StyleOptions)
-_method_option = click.option("--method", default="gatys", show_default=True,
-                              type=click.Choice(("gatys", *FEEDFORWARD_METHODS)),
-                              help="gatys (optimization) or a trained feed-forward network, one pass (docs/feedforward.md)")
+_method_option = click.option(
+    "--method", default="gatys", show_default=True, type=click.Choice(("gatys", *FEEDFORWARD_METHODS)),
+    help="gatys (optimization) or a trained feed-forward network, one pass (docs/feedforward.md)")
 _feedforward_flags = dataclass_options(FeedForwardOptions, exclude=SHARED_WITH_GATYS)
 
 

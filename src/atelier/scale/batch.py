@@ -12,6 +12,7 @@ included). Manifest lines: ``input``, ``output`` (relative to OUT_DIR), ``settin
 from __future__ import annotations
 
 import functools
+from collections import Counter
 import json
 import os
 import time
@@ -27,10 +28,9 @@ from ..base.engine import Engine, Outcome
 from ..base.errors import UsageError
 from ..core.options import StyleOptions
 from ..feedforward.transfer import FeedForwardOptions, from_style_options
-from ..io.images import FORMATS, load_image, save_image
+from ..io.images import FORMATS, IMAGE_EXTENSIONS, load_image, save_image
 
 MANIFEST = "manifest.jsonl"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif")
 
 
 @dataclass(frozen=True)
@@ -60,13 +60,13 @@ class Item:
     recipe: Recipe
 
 
-def find_images(root: Path, exclude: Path | None = None) -> list[Path]:
-    """Image files under ``root`` (recursively, sorted, hidden files and folders and ``exclude`` left out)."""
+def folder_images(root: Path, exclude: Path | None = None) -> list[Path]:
+    """The images under ``root`` (by extension, recursively, sorted, hidden files and folders and ``exclude`` left out)."""
     skip = exclude.resolve() if exclude is not None else None
     found = []
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts) or path.suffix.lower() not in IMAGE_SUFFIXES:
+        if any(part.startswith(".") for part in rel.parts) or path.suffix.lower() not in IMAGE_EXTENSIONS:
             continue
         if skip is not None and path.resolve().is_relative_to(skip):
             continue
@@ -84,9 +84,9 @@ def plan(input_dir: str | os.PathLike, out_dir: str | os.PathLike, recipe: Recip
         raise UsageError(f"input folder not found: {root}")
     if suffix.lower() not in FORMATS:
         raise UsageError(f"unsupported output format {suffix!r}; use one of {', '.join(FORMATS)}")
-    inputs = find_images(root, exclude=out)
+    inputs = folder_images(root, exclude=out)
     names: list[str] = [p.relative_to(root).with_suffix(suffix).as_posix() for p in inputs]
-    taken = {n: names.count(n) for n in names}
+    taken = Counter(names)
     names = [p.relative_to(root).as_posix() + suffix if taken[n] > 1 else n for p, n in zip(inputs, names)]
     return [Item(str(p), str(out / n), n, recipe) for p, n in zip(inputs, names)]
 
