@@ -127,3 +127,15 @@ def test_two_node_cluster_runs_tasks_on_both_nodes(workers_env, folder, tmp_path
         assert used == nodes and len(nodes) == 2, (used, nodes)
     finally:
         cluster.shutdown()
+
+
+def test_evaluate_on_ray_gives_the_local_engine_rows(local_ray, tmp_path):
+    from atelier.evaluation.runner import EvalOptions, evaluate
+    opts = EvalOptions(methods=("gatys",), pairs=2, size=48, deception=False, resamples=100)
+    local = evaluate(DATA, tmp_path / "local", opts)
+    remote = evaluate(DATA, tmp_path / "ray", opts, engine=RayEngine())
+    assert [(r["method"], r["pair"]) for r in remote.rows] == [(r["method"], r["pair"]) for r in local.rows]
+    assert len(remote.rows) == 4 and not remote.failures and ray.is_initialized()
+    for a, b in zip(local.rows[2:], remote.rows[2:]):  # the photo's rows, then gatys's, measured on the workers
+        assert b["style_distance"] == pytest.approx(a["style_distance"], rel=1e-2), (a, b)
+    assert sorted(p.name for p in (tmp_path / "ray" / "results" / "gatys").glob("*.png")) == ["p000.png", "p001.png"]
