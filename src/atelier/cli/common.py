@@ -14,6 +14,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..core.record import upscale_note
+from ..base.engine import ENGINES
 from ..base.errors import AtelierError, UsageError
 from ..core.gatys import Progress
 from ..io.images import ImageLike, decode_bytes, encode_png, save_image, sidecar_path
@@ -80,6 +81,17 @@ def dataclass_from_kwargs(cls: type, kwargs: dict[str, Any], base: Any = None) -
                 raise UsageError(f"--{fld.name.replace('_', '-')}: expected comma-separated {item.__name__}s, got {kwargs[fld.name]!r}") from None
         values[fld.name] = v
     return dataclasses.replace(base, **values) if base is not None else cls(**values)
+
+
+def engine_flags(f: Any) -> Any:
+    """``--engine``, ``--address`` and ``--retries`` (shared by the commands that can run on Ray)."""
+    f = click.option("--retries", default=2, show_default=True, type=click.IntRange(0, 100),
+                     help="extra attempts for a task whose worker died or that failed unexpectedly")(f)
+    f = click.option("--address", default=None, metavar="ADDR",
+                     help="Ray cluster to join: auto (the one `ray start` made here) or HOST:PORT "
+                          "(default with --engine ray: a local Ray instance)")(f)
+    return click.option("--engine", "engine_name", default="local", show_default=True, type=click.Choice(ENGINES),
+                        help="local: in this process; ray: Ray tasks, one CPU each (docs/batch.md)")(f)
 
 
 class ProgressBar:

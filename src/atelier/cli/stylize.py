@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -35,19 +34,34 @@ def _snapshotter(out: Path, every: int):
     return snap
 
 
+style_flags = dataclass_options(StyleOptions)
+_method_option = click.option(
+    "--method", default="gatys", show_default=True, type=click.Choice(("gatys", *FEEDFORWARD_METHODS)),
+    help="gatys (optimization) or a trained feed-forward network, one pass (docs/feedforward.md)")
+_feedforward_flags = dataclass_options(FeedForwardOptions, exclude=SHARED_WITH_GATYS)
+
+
+def method_flags(f: Callable) -> Callable:
+    """``--method`` and the feed-forward settings' flags (those not shared with ``style_flags``)."""
+    return _method_option(_feedforward_flags(f))
+
+
+def feedforward_from_flags(method: str, kwargs: dict[str, Any]) -> FeedForwardOptions | None:
+    """The feed-forward settings given by ``method_flags`` (None for gatys)."""
+    return None if method == "gatys" else dataclass_from_kwargs(FeedForwardOptions, kwargs)
+
+
 @click.command("stylize")
 @click.argument("content", type=str)
 @click.argument("styles", type=str, nargs=-1, required=True)
 @click.option("-o", "--output", required=True, help="output image (.png, .jpg, .webp, .tif); - writes PNG to stdout")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar")
 @json_option
-@dataclass_options(StyleOptions)
+@style_flags
 @click.option("--augment", default=0, show_default=True, type=int, metavar="K",
               help="widen the style with its K nearest style-library artworks (docs/library.md); 0: off")
 @dataclass_options(AugmentOptions, exclude=("neighbours", "pool"))
-@click.option("--method", default="gatys", show_default=True, type=click.Choice(("gatys", *FEEDFORWARD_METHODS)),
-              help="gatys (optimization) or a trained feed-forward network, one pass (docs/feedforward.md)")
-@dataclass_options(FeedForwardOptions, exclude=SHARED_WITH_GATYS)
+@method_flags
 @click.option("--portrait", is_flag=True,
               help="portrait mode with its default settings (`atelier portrait` has all of them; docs/portrait.md)")
 def stylize_cmd(content: str, styles: tuple[str, ...], output: str, quiet: bool, as_json: bool, augment: int,
@@ -79,8 +93,7 @@ def stylize_cmd(content: str, styles: tuple[str, ...], output: str, quiet: bool,
         aug = dataclass_from_kwargs(AugmentOptions, kwargs, base=AugmentOptions(neighbours=augment)).validate()
         return run_augmented(photo, styles[0], out, aug, opts, quiet, as_json=as_json, extra=extra)
     if method != "gatys":
-        img = stylize(photo, list(styles), opts, method=method,
-                      feedforward=dataclass_from_kwargs(FeedForwardOptions, kwargs))
+        img = stylize(photo, list(styles), opts, method=method, feedforward=feedforward_from_flags(method, kwargs))
     else:
         with ProgressBar(quiet, snapshot=_snapshotter(out, opts.save_every)) as bar:
             img = stylize(photo, list(styles), opts, progress=bar)

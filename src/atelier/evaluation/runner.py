@@ -25,7 +25,6 @@ import csv
 import json
 import math
 import time
-import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -34,7 +33,8 @@ import numpy as np
 from PIL import Image
 
 from . import classifier, methods, metrics
-from ..base.errors import AtelierError, UsageError
+from ..base.engine import Engine, LocalEngine
+from ..base.errors import UsageError
 from ..io.images import load_image, resize_long_side, save_image, write_json
 from ..core.options import check_seed, option_field
 
@@ -197,6 +197,20 @@ def cached_measure(folder: EvalDir, name: str, pair: Pair, image: Callable[[], I
     return values
 
 
+def run_and_measure(task: tuple[Path, str, Pair, EvalOptions]) -> dict:
+    """One engine task: run method ``name`` on ``pair`` in evaluation folder ``out`` (unless done) and
+    measure it. Returns its row, or ``{"unavailable": reason}`` when the method cannot run here."""
+    out, name, pair, opts = task
+    folder = EvalDir(out)
+    try:
+        rec = run_method(folder, methods.get(name), pair, opts)
+    except methods.MethodUnavailable as exc:
+        return {"unavailable": str(exc)}
+    out_path = folder.result(name, pair)
+    values = cached_measure(folder, name, pair, lambda: load_image(out_path), opts.size)
+    return {"method": name, "pair": pair.id, "seconds": rec["seconds"], **values}
+
+
 @dataclass
 class Evaluation:
     """Everything a report needs."""
@@ -211,8 +225,11 @@ class Evaluation:
 
 
 def evaluate(data: Path, out: Path, opts: EvalOptions, progress: Optional[Callable[[str], None]] = None,
-             log: Callable[[str], None] = lambda s: None) -> Evaluation:
-    """Run (or resume) a comparison and return its records; see the module doc for the layout."""
+             log: Callable[[str], None] = lambda s: None, engine: Optional[Engine] = None) -> Evaluation:
+    """Run (or resume) a comparison and return its records; see the module doc for the layout.
+
+    ``engine`` runs the (method, pair) tasks (default: one after another in this process; a
+    :class:`atelier.base.engine.RayEngine` spreads them, and is closed at the end)."""
     opts.validate()
     folder = EvalDir(out)
     pairs = folder.prepare(data, opts)
@@ -238,26 +255,20 @@ def evaluate(data: Path, out: Path, opts: EvalOptions, progress: Optional[Callab
     for pair in pairs:
         ref = cached_measure(folder, REFERENCE, pair, lambda: _input(pair.content, opts.size), opts.size)
         rows.append({"method": REFERENCE, "pair": pair.id, "seconds": math.nan, **ref})
-    for method in runnable:
-        for pair in pairs:
-            step(f"{method.name} {pair.id}")
-            try:
-                rec = run_method(folder, method, pair, opts)
-            except methods.MethodUnavailable as exc:
-                unavailable[method.name] = str(exc)
-                break
-            except KeyboardInterrupt:
-                raise
-            except Exception as exc:  # one failing pair must not end a long comparison
-                failures[method.name] = failures.get(method.name, 0) + 1
-                kind = "" if isinstance(exc, AtelierError) else f"{type(exc).__name__}: "
-                log(f"{method.name} failed on {pair.id}: {kind}{exc}")
-                if not isinstance(exc, AtelierError):
-                    log(traceback.format_exc(limit=3))
-                continue
-            out_path = folder.result(method.name, pair)
-            values = cached_measure(folder, method.name, pair, lambda: load_image(out_path), opts.size)
-            rows.append({"method": method.name, "pair": pair.id, "seconds": rec["seconds"], **values})
+    tasks = [(out, method.name, pair, opts) for method in runnable for pair in pairs]
+    found: dict[int, dict] = {}
+    with engine or LocalEngine(retries=0) as runner:
+        for done in runner.map(run_and_measure, tasks):  # one failing pair must not end a long comparison
+            _, name, pair, _ = done.item
+            step(f"{name} {pair.id}")
+            if not done.ok:
+                failures[name] = failures.get(name, 0) + 1
+                log(f"{name} failed on {pair.id}: {done.error}")
+            elif "unavailable" in done.value:
+                unavailable[name] = done.value["unavailable"]
+            else:
+                found[done.index] = done.value
+    rows += [found[i] for i in sorted(found)]  # in task order, however the engine finished them
     columns = [REFERENCE] + [m.name for m in runnable if m.name not in unavailable]
     rows = [r for r in rows if r["method"] in columns]
 

@@ -32,6 +32,7 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 from ..base.errors import AtelierError, UsageError
 
 MAX_PIXELS = 80_000_000  # ~ 9000 x 9000; larger inputs are refused, not decoded
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff")  # what a folder of images is searched for
 MIN_SIDE = 16  # VGG's relu5_1 lies behind four 2x poolings: narrower images cannot be processed
 ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray, torch.Tensor]
 

@@ -38,10 +38,9 @@ import numpy as np
 
 from .descriptors import DESCRIPTOR_VERSION, DescriptorConfig, backbone_id, describe
 from ..base.errors import AtelierError, UsageError
-from ..io.images import load_image
+from ..io.images import IMAGE_EXTENSIONS, load_image
 
 SCHEMA_VERSION = 1
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff")
 IVF_MIN = 20_000       # below this many entries search is exact (flat L2)
 IVF_NPROBE = 8         # inverted lists visited per query above IVF_MIN
 STATS_SAMPLE = 2_000   # at most this many vectors enter distance_stats
