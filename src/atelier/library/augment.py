@@ -43,7 +43,7 @@ from ..core.pipeline import stylize_gatys
 from ..core.record import describe_input
 from ..base.errors import UsageError
 from ..core.gatys import ProgressFn
-from ..io.images import ImageLike, load_image, resize_long_side
+from ..io.images import ImageLike, load_image, shrink_long_side, style_side
 from .store import Hit, StyleLibrary, file_sha256
 from ..core.options import StyleOptions
 
@@ -185,10 +185,6 @@ def find_candidates(style: ImageLike, lib: StyleLibrary, aug: AugmentOptions, co
 
 # --- stylization ---------------------------------------------------------------------
 
-def _style_side(opts: StyleOptions) -> int:
-    return max(16, round(opts.size * opts.style_scale))
-
-
 def style_set(candidates: Candidates, hits: Sequence[Hit], aug: AugmentOptions, style_options: StyleOptions
               ) -> tuple[list[Image.Image], list[float], list[Hit], list[str]]:
     """The augmented style set: (images with the query first, Gram blend weights, hits used, notes).
@@ -197,8 +193,8 @@ def style_set(candidates: Candidates, hits: Sequence[Hit], aug: AugmentOptions, 
     out and noted), shrunk to the style size, recoloured to the query if ``aug.recolor``, and
     weighted by :func:`blend_weights`.
     """
-    side = _style_side(style_options)
-    query = candidates.query if max(candidates.query.size) <= side else resize_long_side(candidates.query, side)
+    side = style_side(style_options.size, style_options.style_scale)
+    query = shrink_long_side(candidates.query, side)
     notes = list(candidates.notes)
     used, images = [], []
     for h in hits:
@@ -207,7 +203,7 @@ def style_set(candidates: Candidates, hits: Sequence[Hit], aug: AugmentOptions, 
         except UsageError as exc:
             notes.append(f"left out {h.entry.label}: {exc}")
             continue
-        img = img if max(img.size) <= side else resize_long_side(img, side)
+        img = shrink_long_side(img, side)
         images.append(recolor(img, query) if aug.recolor else img)
         used.append(h)
     return [query] + images, blend_weights(len(used), aug.query_weight), used, notes

@@ -38,10 +38,9 @@ import numpy as np
 
 from .descriptors import DESCRIPTOR_VERSION, DescriptorConfig, backbone_id, describe
 from ..base.errors import AtelierError, UsageError
-from ..io.images import load_image
+from ..io.images import IMAGE_SUFFIXES, load_image
 
 SCHEMA_VERSION = 1
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff")
 IVF_MIN = 20_000       # below this many entries search is exact (flat L2)
 IVF_NPROBE = 8         # inverted lists visited per query above IVF_MIN
 STATS_SAMPLE = 2_000   # at most this many vectors enter distance_stats
@@ -138,7 +137,7 @@ def find_images(roots: Iterable[str | os.PathLike]) -> tuple[list[Path], list[tu
         walk = os.walk(root, onerror=lambda exc: skipped.append((str(exc.filename), _os_reason(exc))))
         for dirpath, _, names in walk:
             for n in names:
-                if n.lower().endswith(IMAGE_EXTENSIONS) and not n.startswith("."):
+                if os.path.splitext(n)[1].lower() in IMAGE_SUFFIXES and not n.startswith("."):
                     follow(Path(dirpath, n))
     return sorted(found), skipped
 

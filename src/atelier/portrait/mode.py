@@ -47,7 +47,7 @@ from ..core.pipeline import Styles, as_style_list, stylize_gatys
 from ..base.errors import AtelierError, UsageError
 from ..core.gatys import Progress, ProgressFn, Region
 from ..core.tensors import fit_long_side
-from ..io.images import ImageLike, load_image, resize_long_side
+from ..io.images import ImageLike, load_image, shrink_long_side
 from ..core.options import StyleOptions, option_field
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ def load_user_mask(src: ImageLike, size: tuple[int, int], invert: bool = False) 
 
 def output_size(content: Image.Image, size: int) -> tuple[int, int]:
     """(H, W) of the stylized output for ``content`` at long side ``size`` (as :func:`atelier.stylize`)."""
-    img = resize_long_side(content, size) if max(content.size) > size else content
+    img = shrink_long_side(content, size)
     return fit_long_side((img.height, img.width), size)
 
 
