@@ -1,6 +1,6 @@
 """The starter style library: the starter collection as a ready :class:`~atelier.library.StyleLibrary`.
 
-When no library is named (no ``--db`` / ``--library``, no ``$ATELIER_LIBRARY``) and the default
+When no library is named (no ``--library``, no ``$ATELIER_LIBRARY``) and the default
 file ``~/.cache/atelier/library.sqlite`` does not exist, searches and ``--augment`` use this one,
 so they work on first use. It is written into the cache folder from the shipped descriptors
 (``assets/styles/descriptors.npy``, computed by ``tools/make_starter.py`` exactly as

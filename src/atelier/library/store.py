@@ -104,7 +104,7 @@ class UpdateReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
 
 
-ProgressFn = Callable[[int, int, str], None]  # (files done, files total, current path)
+BuildProgressFn = Callable[[int, int, str], None]  # (files done, files total, current path)
 
 
 def default_library_path() -> Path:
@@ -285,7 +285,7 @@ class StyleLibrary:
             raise UsageError(f"style library must be a file, got a directory: {path}")
         if not path.exists():
             if not create:
-                raise UsageError(f"no style library at {path}; build one with `atelier library build DIR --db {path}`")
+                raise UsageError(f"no style library at {path}; build one with `atelier library build DIR --library {path}`")
             if not path.parent.is_dir():
                 raise UsageError(f"directory does not exist: {path.parent}")
             return cls._create(path, (config or DescriptorConfig()).validated())
@@ -316,7 +316,7 @@ class StyleLibrary:
                              f"v{version}; this one reads schema {SCHEMA_VERSION}, v{DESCRIPTOR_VERSION}): rebuild it")
         if config is not None and config.validated().to_dict() != stored.to_dict():
             raise UsageError(f"{path} was built with descriptor {_describe_config(stored)}, not "
-                             f"{_describe_config(config.validated())}: use another --db or the library's own settings")
+                             f"{_describe_config(config.validated())}: use another --library or the library's own settings")
         current = backbone_id(stored)
         if current != backbone:
             raise UsageError(f"{path} was built with backbone {backbone}, but its settings now give {current}; "
@@ -416,7 +416,7 @@ class StyleLibrary:
     # --- writing ---------------------------------------------------------------------
     @_db_errors
     def update(self, roots: Sequence[str | os.PathLike], metadata: Optional[dict[str, dict[str, str]]] = None,
-               prune: bool = False, progress: Optional[ProgressFn] = None) -> UpdateReport:
+               prune: bool = False, progress: Optional[BuildProgressFn] = None) -> UpdateReport:
         """Add the images under ``roots``; embed only content not stored yet.
 
         ``metadata``: from :func:`read_metadata_csv`; files it does not list get their
@@ -515,7 +515,7 @@ class StyleLibrary:
 
 
 def sync_folder(db: str | os.PathLike, folder: str | os.PathLike, metadata_csv: Optional[str | os.PathLike] = None,
-                progress: Optional[ProgressFn] = None) -> UpdateReport:
+                progress: Optional[BuildProgressFn] = None) -> UpdateReport:
     """Make the library at ``db`` (created with the default descriptor if missing, its folder
     too) mirror the images under ``folder``: embed new or changed files, drop vanished ones.
     ``metadata_csv`` is used when given and present."""
