@@ -477,6 +477,17 @@ def library_file(tmp_path_factory) -> Path:
     return root / "lib.sqlite"
 
 
+def test_augmentation_defaults_of_page_and_api_are_augment_options(library_file):
+    from atelier.library.augment import AugmentOptions
+    from atelier.web.capabilities import library_status
+    from atelier.web.requests import AugmentRequest
+
+    default = AugmentOptions().query_weight
+    assert library_status(str(library_file))["query_weight"] == default  # the page's slider starts here
+    assert AugmentRequest(neighbours=[1]).query_weight == default  # a request without one gets the same
+    assert AugmentRequest(query_weight=0.6).query_weight == 0.6
+
+
 def test_style_library_search_augment_and_variants(browser, library_file):
     s = LiveServer(library=str(library_file))
     page = browser.new_context().new_page()

@@ -20,12 +20,20 @@ from .studio import Studio
 from .tasks import JobFn, feedforward_job, gatys_job, library_job, refine_options
 
 
+def default_query_weight() -> float:
+    """``AugmentOptions``' query weight (imported only when a request asks for augmentation: the
+    style library is an optional feature of the studio)."""
+    from ..library.augment import AugmentOptions
+
+    return AugmentOptions.query_weight
+
+
 class AugmentRequest(BaseModel):
     """Style-library augmentation of a job: the chosen artworks, optionally as ``variants``."""
 
     neighbours: list[int] = Field(default_factory=list, max_length=16)  # library ids from a search
     search_k: int = Field(default=12, ge=1, le=48)                      # k of that search
-    query_weight: float = Field(default=0.5, gt=0, le=1)
+    query_weight: float = Field(default_factory=default_query_weight, gt=0, le=1)
     recolor: bool = True
     variants: int = Field(default=0, ge=0, le=8)  # > 0: this many results, each from a subset of neighbours
 
