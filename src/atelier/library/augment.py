@@ -41,6 +41,7 @@ from ..io import starter
 from . import starter as starter_library
 from ..core.pipeline import stylize_gatys
 from ..core.record import describe_input
+from ..base.checks import check_int, check_number
 from ..base.errors import UsageError
 from ..core.gatys import ProgressFn
 from ..io.images import ImageLike, load_image, shrink_long_side, style_side
@@ -69,16 +70,11 @@ class AugmentOptions:
 
     def validate(self) -> "AugmentOptions":
         """Return self after checking every field; raises ``UsageError``."""
-        for name in ("neighbours", "pool"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0 or (name == "pool" and v < 1):
-                raise UsageError(f"{name} must be an integer >= {0 if name == 'neighbours' else 1}, got {v!r}")
-        for name in ("threshold", "min_distance"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-                raise UsageError(f"{name} must be a finite number >= 0, got {v!r}")
-        if not isinstance(self.query_weight, (int, float)) or not 0 < self.query_weight <= 1:
-            raise UsageError(f"query_weight must be in (0, 1], got {self.query_weight!r}")
+        check_int("neighbours", self.neighbours, 0)
+        check_int("pool", self.pool, 1)
+        check_number("threshold", self.threshold, 0)
+        check_number("min_distance", self.min_distance, 0)
+        check_number("query_weight", self.query_weight, 0, 1, lo_open=True)
         return self
 
 
