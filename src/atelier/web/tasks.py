@@ -102,17 +102,18 @@ def gatys_job(content: Image.Image, styles: Sequence[Image.Image], opts: StyleOp
 
 def library_job(content: Image.Image, style: Image.Image, opts: StyleOptions, out_dir: Path,
                 extra: dict[str, Any], library: Path, neighbour_ids: Sequence[int], search_k: int,
-                query_weight: float, recolor: bool, variants: int = 0) -> JobFn:
+                query_weight: Optional[float], recolor: bool, variants: int = 0) -> JobFn:
     """Stylize with ``style`` augmented by the chosen library artworks (ids from a search of
-    ``search_k`` neighbours). ``variants`` > 0: that many results, each augmented by a different
-    subset of the chosen artworks (:func:`atelier.augment.choose_subsets`, seeded by ``opts.seed``)."""
+    ``search_k`` neighbours; ``query_weight`` None: ``AugmentOptions``' default). ``variants`` > 0:
+    that many results, each augmented by a different subset of the chosen artworks
+    (:func:`atelier.augment.choose_subsets`, seeded by ``opts.seed``)."""
     from ..library.augment import AugmentOptions
 
     if not neighbour_ids:
         raise UsageError("choose at least one library artwork to augment the style with")
     per_run = len(neighbour_ids) if not variants else max(1, min(AugmentOptions().neighbours, len(neighbour_ids) - 1))
-    aug = AugmentOptions(neighbours=per_run, recolor=recolor, query_weight=query_weight,
-                         library=str(library)).validate()
+    aug = AugmentOptions(neighbours=per_run, recolor=recolor, library=str(library),
+                         query_weight=AugmentOptions.query_weight if query_weight is None else query_weight).validate()
     content = shrink_long_side(content, opts.size)
     style = shrink_long_side(style, style_side(opts.size, opts.style_scale))
     wanted = set(neighbour_ids)
