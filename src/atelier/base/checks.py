@@ -72,11 +72,11 @@ def check_number(name: str, value: Any, lo: float | None = None, hi: float | Non
 
 
 def check_int(name: str, value: Any, lo: int | None = None, hi: int | None = None) -> int:
-    """``value`` if it is an integer (an integral float counts, a bool does not) in ``lo..hi``."""
+    """``value`` as an ``int`` if it is an integer (an integral float counts, a bool does not) in ``lo..hi``."""
     integral = not isinstance(value, bool) and (
         isinstance(value, numbers.Integral) or (isinstance(value, float) and value.is_integer()))
     if integral and _within(value, lo, hi, False, False):
-        return value
+        return int(value)
     raise fail(name, " ".join(filter(None, ("an integer", _bounds(lo, hi, interval=False)))), value)
 
 

@@ -12,6 +12,7 @@ from tqdm import tqdm
 from ..io import starter
 from ..library import starter as starter_library
 from ..library.descriptors import DescriptorConfig
+from ..base.checks import check_range
 from ..base.errors import UsageError
 from ..io.grid import make_grid
 from ..io.images import load_image, save_image
@@ -174,8 +175,7 @@ def search_cmd(style: str, library: Optional[str], k: int, threshold: Optional[f
     out = check_output(sheet)
     style = starter.resolve(style)
     with open_library(library) as lib:
-        if k < 1:
-            raise UsageError(f"-k must be >= 1, got {k}")
+        check_range("-k", k, 1)
         query = load_image(style)
         sha = file_sha256(Path(style))
         hits = lib.search(lib.describe(query), k, threshold, exclude_sha256=sha)

@@ -265,8 +265,7 @@ def stylize_variants(content: ImageLike, style: ImageLike, library: LibraryLike,
     """
     aug = aug_options.validate()
     opts = (style_options or StyleOptions()).resolved()
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise UsageError(f"number of variants must be a positive integer, got {n!r}")
+    check_int("n", n, 1)
     style = starter.resolve(style)
     lib = open_library(library, aug)
     try:

@@ -37,6 +37,7 @@ import faiss
 import numpy as np
 
 from .descriptors import DESCRIPTOR_VERSION, DescriptorConfig, backbone_id, describe
+from ..base.checks import check_int
 from ..base.errors import AtelierError, UsageError
 from ..io.images import IMAGE_SUFFIXES, load_image
 
@@ -387,8 +388,7 @@ class StyleLibrary:
         skip entries holding exactly this file (the query itself). Fewer than ``k`` hits come
         back when the library is smaller or the threshold excludes them.
         """
-        if int(k) != k or k < 1:
-            raise UsageError(f"k must be a positive integer, got {k!r}")
+        check_int("k", k, 1)
         query = np.asarray(query, dtype=np.float32).reshape(1, -1)
         if query.shape[1] != self.config.dim:
             raise UsageError(f"query descriptor has {query.shape[1]} values, the library's have {self.config.dim}")
