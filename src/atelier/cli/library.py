@@ -111,7 +111,8 @@ def build_cmd(directory: str, library: Optional[str], metadata: Optional[str], q
 @click.option("--metadata", default=None, metavar="CSV", help="CSV with file,artist,title,movement columns")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar")
 @dataclass_options(DescriptorConfig)
-def add_cmd(paths: tuple[str, ...], library: Optional[str], metadata: Optional[str], quiet: bool, **kwargs: Any) -> None:
+def add_cmd(paths: tuple[str, ...], library: Optional[str], metadata: Optional[str], quiet: bool,
+            **kwargs: Any) -> None:
     """Add image files or folders (recursively) to the library."""
     _update(library, paths, metadata, False, quiet, kwargs)
 

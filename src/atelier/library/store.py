@@ -286,7 +286,8 @@ class StyleLibrary:
             raise UsageError(f"style library must be a file, got a directory: {path}")
         if not path.exists():
             if not create:
-                raise UsageError(f"no style library at {path}; build one with `atelier library build DIR --library {path}`")
+                raise UsageError(f"no style library at {path}; "
+                                 f"build one with `atelier library build DIR --library {path}`")
             if not path.parent.is_dir():
                 raise UsageError(f"directory does not exist: {path.parent}")
             return cls._create(path, (config or DescriptorConfig()).validated())
@@ -317,7 +318,8 @@ class StyleLibrary:
                              f"v{version}; this one reads schema {SCHEMA_VERSION}, v{DESCRIPTOR_VERSION}): rebuild it")
         if config is not None and config.validated().to_dict() != stored.to_dict():
             raise UsageError(f"{path} was built with descriptor {_describe_config(stored)}, not "
-                             f"{_describe_config(config.validated())}: use another --library or the library's own settings")
+                             f"{_describe_config(config.validated())}: "
+                             "use another --library or the library's own settings")
         current = backbone_id(stored)
         if current != backbone:
             raise UsageError(f"{path} was built with backbone {backbone}, but its settings now give {current}; "
