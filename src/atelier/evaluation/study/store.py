@@ -19,6 +19,7 @@ from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ...base.checks import check_choice
 from ...base.errors import AtelierError, UsageError
 
 SCHEMA = """
@@ -97,8 +98,7 @@ class VoteStore:
 
     def vote(self, respondent: str, question: str, clicked: str) -> str:
         """Store the answer ``clicked`` ('left'/'right'); return the chosen side ('a'/'b')."""
-        if clicked not in ("left", "right"):
-            raise UsageError("choice must be 'left' or 'right'")
+        check_choice("choice", clicked, ("left", "right"))
         left = self.shown_left(respondent, question)
         if left is None:
             raise UsageError("this question was not shown to this respondent")
