@@ -24,7 +24,6 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from ..base.errors import UsageError
-from ..base.files import atomic_write
 from ..io.images import check_dimensions, load_image
 
 FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif"}
@@ -108,8 +107,7 @@ class UploadStore:
         fmt, w, h = sniff(data, self.max_pixels)
         uid = secrets.token_hex(16)
         path = self.root / f"{uid}.{FORMATS[fmt]}"
-        with atomic_write(path) as tmp:
-            tmp.write_bytes(data)
+        path.write_bytes(data)
         up = Upload(uid, path, display_name(filename), fmt, w, h)
         with self._lock:
             self._items[uid] = up
