@@ -19,7 +19,6 @@ from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ...base.checks import check_choice
 from ...base.errors import AtelierError, UsageError
 
 SCHEMA = """
@@ -98,7 +97,8 @@ class VoteStore:
 
     def vote(self, respondent: str, question: str, clicked: str) -> str:
         """Store the answer ``clicked`` ('left'/'right'); return the chosen side ('a'/'b')."""
-        check_choice("choice", clicked, ("left", "right"))
+        if clicked not in ("left", "right"):
+            raise UsageError("choice must be 'left' or 'right'")
         left = self.shown_left(respondent, question)
         if left is None:
             raise UsageError("this question was not shown to this respondent")
