@@ -181,11 +181,11 @@ def test_corrupt_images_are_skipped_and_reported(tmp_path):
     (tmp_path / "art" / "sub").mkdir()
     (tmp_path / "art" / "sub" / "truncated.png").write_bytes(good[: len(good) // 2])
     (tmp_path / "art" / "notes.txt").write_text("not an image, not scanned")
-    r = cli("library", "build", tmp_path / "art", "--db", tmp_path / "l.sqlite", "--size", 64, "-q")
+    r = cli("library", "build", tmp_path / "art", "--library", tmp_path / "l.sqlite", "--size", 64, "-q")
     assert r.exit_code == 0, r.output
     assert "broken.png" in r.stderr and "truncated.png" in r.stderr
     assert "6 artworks" in r.stdout and "2 skipped" in r.stdout
-    assert len(cli("library", "list", "--db", tmp_path / "l.sqlite").stdout.splitlines()) == 6
+    assert len(cli("library", "list", "--library", tmp_path / "l.sqlite").stdout.splitlines()) == 6
 
 
 def test_any_bad_file_is_skipped_with_its_reason_never_aborting(tmp_path):
@@ -196,7 +196,7 @@ def test_any_bad_file_is_skipped_with_its_reason_never_aborting(tmp_path):
     (art / "loop").symlink_to(art)  # a folder linking to itself is not followed
     Image.new("RGB", (5, 5000), "red").save(art / "strip.png")  # VGG cannot pool it
     Image.new("RGB", (1, 1)).save(art / "dot.png")
-    r = cli("library", "build", art, "--db", tmp_path / "l.sqlite", "--size", 64, "-q")
+    r = cli("library", "build", art, "--library", tmp_path / "l.sqlite", "--size", 64, "-q")
     assert r.exit_code == 0, r.output
     reasons = dict(line.removeprefix("skipped ").split(": ", 1) for line in r.stderr.splitlines())
     assert reasons == {str(art / "self.png"): "symlink loop", str(art / "gone.png"): "No such file or directory",
@@ -204,7 +204,7 @@ def test_any_bad_file_is_skipped_with_its_reason_never_aborting(tmp_path):
                        str(art / "dot.png"): "image is 1x1 pixels: each side must be at least 16"}
     assert "6 artworks (6 embedded" in r.stdout and "4 skipped" in r.stdout
     Image.new("RGB", (40, 4000), "red").save(art / "strip.png")  # usable as is, too thin at 64 px
-    r = cli("library", "build", art, "--db", tmp_path / "l.sqlite", "--size", 64, "-q")
+    r = cli("library", "build", art, "--library", tmp_path / "l.sqlite", "--size", 64, "-q")
     assert r.exit_code == 0 and "short side would be 1 px" in r.stderr, r.output
 
 
@@ -221,12 +221,12 @@ def corrupt_artworks_table(db) -> None:
 
 def test_a_damaged_library_gives_one_line_from_every_command(tmp_path, collection):
     db = tmp_path / "l.sqlite"
-    assert cli("library", "build", collection[0], "--db", db, "--size", 64, "-q").exit_code == 0
+    assert cli("library", "build", collection[0], "--library", db, "--size", 64, "-q").exit_code == 0
     corrupt_artworks_table(db)
     query = collection[1]["red_stripes"][0]
     for args in (["list"], ["info"], ["search", query, "-o", tmp_path / "s.png"], ["remove", query],
                  ["add", query, "-q"], ["build", collection[0], "-q"]):
-        r = cli("library", *args, "--db", db)
+        r = cli("library", *args, "--library", db)
         assert r.exit_code == 2, (args, r.output)
         assert r.stderr.startswith("atelier: error: ") and len(r.stderr.splitlines()) == 1, (args, r.stderr)
         assert "damaged or unreadable" in r.stderr or "not a readable Atelier style library" in r.stderr
@@ -237,37 +237,48 @@ def test_a_damaged_library_gives_one_line_from_every_command(tmp_path, collectio
 
 def test_cli_build_list_info_search_remove(tmp_path, collection):
     db = tmp_path / "l.sqlite"
-    r = cli("library", "build", collection[0], "--db", db, "--size", 64, "-q")
+    r = cli("library", "build", collection[0], "--library", db, "--size", 64, "-q")
     assert r.exit_code == 0 and "6 artworks (6 embedded" in r.stdout, r.output
-    rows = cli("library", "list", "--db", db).stdout.splitlines()
+    rows = cli("library", "list", "--library", db).stdout.splitlines()
     assert len(rows) == 6 and rows[0].split("\t")[1] == "Blue Checks"
-    assert len(cli("library", "list", "--db", db, "--artist", "green").stdout.splitlines()) == 2
-    info = cli("library", "info", "--db", db)
+    assert len(cli("library", "list", "--library", db, "--artist", "green").stdout.splitlines()) == 2
+    info = cli("library", "info", "--library", db)
     assert info.exit_code == 0 and "1472 channel means" in info.stdout and "nearest" in info.stdout
     query = tmp_path / "q.png"
     crop(texture("green_waves", 12), seed=3).save(query)
-    r = cli("library", "search", query, "--db", db, "-k", 2, "-o", tmp_path / "sheet.png")
+    r = cli("library", "search", query, "--library", db, "-k", 2, "-o", tmp_path / "sheet.png")
     assert r.exit_code == 0, r.output
     lines = r.stdout.splitlines()
     assert [ln.split("\t")[2] for ln in lines[:2]] == ["Green Waves"] * 2 and (tmp_path / "sheet.png").is_file()
-    r = cli("library", "search", query, "--db", db, "-k", 50, "-o", tmp_path / "sheet.png")
+    r = cli("library", "search", query, "--library", db, "-k", 50, "-o", tmp_path / "sheet.png")
     assert r.exit_code == 0 and "only 6" in r.stderr and len(r.stdout.splitlines()) == 7
-    r = cli("library", "remove", collection[1]["green_waves"][0], "--db", db)
+    r = cli("library", "remove", collection[1]["green_waves"][0], "--library", db)
     assert r.exit_code == 0 and "5 left" in r.stdout
-    r = cli("library", "remove", tmp_path / "nothing.png", "--db", db)
+    r = cli("library", "remove", tmp_path / "nothing.png", "--library", db)
     assert r.exit_code == 2 and "not in the library" in r.stderr
+
+
+def test_library_commands_take_library_like_stylize_and_db_still_works(tmp_path, collection):
+    db = tmp_path / "l.sqlite"
+    r = cli("library", "build", collection[0], "--db", db, "--size", 64, "-q")
+    assert r.exit_code == 0 and "6 artworks" in r.stdout and "--db is deprecated, use --library" in r.stderr
+    assert len(cli("library", "list", "--db", db).stdout.splitlines()) == 6
+    for command in ("build", "add", "remove", "list", "info", "search"):
+        shown = cli("library", command, "--help").stdout
+        assert "--library PATH" in shown and "--db" not in shown, command
+    assert "atelier library build DIR --library" in cli("library", "info", "--library", tmp_path / "no.sqlite").stderr
 
 
 def test_bad_libraries_are_refused_with_one_line(tmp_path, collection):
     query = collection[1]["red_stripes"][0]
-    missing = cli("library", "search", query, "--db", tmp_path / "none.sqlite")
+    missing = cli("library", "search", query, "--library", tmp_path / "none.sqlite")
     garbage = tmp_path / "garbage.sqlite"
     garbage.write_bytes(b"this is not a database" * 100)
-    unreadable = cli("library", "info", "--db", garbage)
-    folder = cli("library", "list", "--db", tmp_path)
+    unreadable = cli("library", "info", "--library", garbage)
+    folder = cli("library", "list", "--library", tmp_path)
     (tmp_path / "empty").mkdir()
-    assert cli("library", "build", tmp_path / "empty", "--db", tmp_path / "e.sqlite", "--size", 64).exit_code == 0
-    empty = cli("library", "search", query, "--db", tmp_path / "e.sqlite", "-o", tmp_path / "s.png")
+    assert cli("library", "build", tmp_path / "empty", "--library", tmp_path / "e.sqlite", "--size", 64).exit_code == 0
+    empty = cli("library", "search", query, "--library", tmp_path / "e.sqlite", "-o", tmp_path / "s.png")
     for r, text in [(missing, "no style library"), (unreadable, "not a readable Atelier style library"),
                     (folder, "must be a file"), (empty, "is empty")]:
         assert r.exit_code == 2, r.output
@@ -278,13 +289,13 @@ def test_bad_libraries_are_refused_with_one_line(tmp_path, collection):
 
 def test_library_from_another_descriptor_or_backbone_is_refused(tmp_path, collection):
     db = tmp_path / "l.sqlite"
-    assert cli("library", "build", collection[0], "--db", db, "--size", 64, "-q").exit_code == 0
-    r = cli("library", "add", collection[1]["red_stripes"][0], "--db", db, "--size", 128)
+    assert cli("library", "build", collection[0], "--library", db, "--size", 64, "-q").exit_code == 0
+    r = cli("library", "add", collection[1]["red_stripes"][0], "--library", db, "--size", 128)
     assert r.exit_code == 2 and "was built with descriptor" in r.stderr and "64 px" in r.stderr
-    r = cli("library", "add", collection[1]["red_stripes"][0], "--db", db, "--layers", "relu1_1")
+    r = cli("library", "add", collection[1]["red_stripes"][0], "--library", db, "--layers", "relu1_1")
     assert r.exit_code == 2 and "was built with descriptor" in r.stderr
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE meta SET value = 'vgg16:sha256:0123456789abcdef' WHERE key = 'backbone'")
-    r = cli("library", "search", collection[1]["red_stripes"][0], "--db", db, "-o", tmp_path / "s.png")
+    r = cli("library", "search", collection[1]["red_stripes"][0], "--library", db, "-o", tmp_path / "s.png")
     assert r.exit_code == 2 and "backbone vgg16:sha256:0123456789abcdef" in r.stderr
     assert not (tmp_path / "s.png").exists()

@@ -476,6 +476,24 @@ def library_file(tmp_path_factory) -> Path:
     return root / "lib.sqlite"
 
 
+def test_augmentation_defaults_of_page_and_api_are_augment_options(library_file):
+    from atelier.library.augment import AugmentOptions
+
+    s = LiveServer(library=str(library_file))
+    with httpx.Client(base_url=s.url, timeout=60) as client:
+        caps = client.get("/api/capabilities").json()
+        assert caps["features"]["library"]["query_weight"] == AugmentOptions().query_weight  # the page's slider
+        job = client.post("/api/jobs", json={"content": "sample:astronaut", "styles": ["sample:swirl"], "size": 64,
+                                             "iterations": 1, "quality": "preview", "augment": {"neighbours": [1]}})
+        assert job.status_code == 200, job.text
+        job = wait_job(client, job.json())
+        assert job["state"] == "done", job
+        with Image.open(io.BytesIO(client.get(job["results"][0]).content)) as img:
+            meta = json.loads(img.text["atelier"])
+    s.stop()
+    assert meta["augment"]["query_weight"] == AugmentOptions().query_weight  # a request without one gets the same
+
+
 def test_style_library_search_augment_and_variants(browser, library_file):
     s = LiveServer(library=str(library_file))
     page = browser.new_context().new_page()

@@ -9,6 +9,7 @@ import click
 from PIL import Image
 
 from ..library.augment import AugmentOptions, stylize_augmented, stylize_variants
+from ..base.checks import check_range
 from ..base.errors import UsageError
 from ..io.grid import make_grid
 from ..io.images import ImageLike, load_image, save_image
@@ -77,8 +78,7 @@ def variants_cmd(content: str, style: str, count: int, output_dir: str, cell: in
         raise UsageError(f"output folder is a file: {out_dir}")
     if not out_dir.parent.is_dir():
         raise UsageError(f"output directory does not exist: {out_dir.parent}")
-    if count < 1:
-        raise UsageError(f"-n must be >= 1, got {count}")
+    check_range("-n", count, 1)
     with ProgressBar(quiet, desc="variants") as bar:
         images, cands = stylize_variants(content, style, None, aug, count, opts, progress=bar)
     out_dir.mkdir(exist_ok=True)

@@ -17,7 +17,7 @@ from ..core.record import upscale_note
 from ..base.engine import ENGINES
 from ..base.errors import AtelierError, UsageError
 from ..core.gatys import Progress
-from ..io.images import ImageLike, decode_bytes, encode_png, save_image, sidecar_path
+from ..io.images import FORMATS, ImageLike, decode_bytes, encode_png, save_image, sidecar_path
 
 STDIO = "-"  # CONTENT read from stdin, -o written to stdout
 json_option = click.option("--json", "as_json", is_flag=True,
@@ -148,8 +148,8 @@ def check_output(path: str, as_json: bool = False) -> Path:
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise UsageError(f"output directory does not exist: {parent}")
-    if p.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"):
-        raise UsageError(f"unsupported output format {p.suffix or '(none)'!r}; use .png, .jpg, .webp or .tif")
+    if p.suffix.lower() not in FORMATS:
+        raise UsageError(f"unsupported output format {p.suffix or '(none)'!r}; use one of {', '.join(FORMATS)}")
     if sidecar_path(p).is_dir():
         raise UsageError(f"the metadata file of the output is a directory: {sidecar_path(p)}")
     try:  # fail before minutes of work, not after

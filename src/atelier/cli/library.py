@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import click
 from tqdm import tqdm
@@ -11,26 +12,39 @@ from tqdm import tqdm
 from ..io import starter
 from ..library import starter as starter_library
 from ..library.descriptors import DescriptorConfig
+from ..base.checks import check_range
 from ..base.errors import UsageError
 from ..io.grid import make_grid
 from ..io.images import load_image, save_image
 from ..library.store import StyleLibrary, UpdateReport, default_library_path, file_sha256, read_metadata_csv
 from .common import check_output, dataclass_from_kwargs, dataclass_options, emit_json, json_option
 
-db_option = click.option("--db", default=None, metavar="PATH",
-                         help="library file [default: $ATELIER_LIBRARY or ~/.cache/atelier/library.sqlite]")
+def library_option(f: Callable) -> Callable:
+    """``--library PATH``, as on `atelier stylize`/`augment`/`portrait`; ``--db``, its old name, is a
+    hidden alias that still works (with a note on stderr)."""
+    @functools.wraps(f)
+    def command(*args: Any, library: Optional[str], db: Optional[str], **kwargs: Any) -> Any:
+        if db is not None:
+            click.echo("atelier: note: --db is deprecated, use --library", err=True)
+            if library is None:
+                library = db
+        return f(*args, library=library, **kwargs)
+
+    command = click.option("--db", default=None, metavar="PATH", hidden=True)(command)
+    return click.option("--library", default=None, metavar="PATH",
+                        help="library file [default: $ATELIER_LIBRARY or ~/.cache/atelier/library.sqlite]")(command)
 
 
-def db_path(db: Optional[str]) -> Path:
-    """The ``--db`` value, or the default library path (its folder created on demand)."""
-    return Path(db).expanduser() if db else default_library_path()
+def library_path(library: Optional[str]) -> Path:
+    """The ``--library`` value, or the default library path."""
+    return Path(library).expanduser() if library else default_library_path()
 
 
-def open_library(db: Optional[str]) -> StyleLibrary:
-    """Open an existing library for reading: ``--db``, else the default one, else (with a note
-    on stderr) the starter library of the paintings shipped with Atelier."""
-    if db:
-        return StyleLibrary.open(db_path(db))
+def open_library(library: Optional[str]) -> StyleLibrary:
+    """Open an existing library for reading: ``--library``, else the default one, else (with a
+    note on stderr) the starter library of the paintings shipped with Atelier."""
+    if library:
+        return StyleLibrary.open(library_path(library))
     path, is_starter = starter_library.default_or_starter()
     if is_starter:
         click.echo(f"atelier: note: {starter_library.note()}", err=True)
@@ -43,10 +57,10 @@ def _descriptor_config(kwargs: dict[str, Any]) -> Optional[DescriptorConfig]:
     return dataclass_from_kwargs(DescriptorConfig, given) if given else None
 
 
-def _update(db: Optional[str], paths: tuple[str, ...], metadata: Optional[str], prune: bool, quiet: bool,
+def _update(library: Optional[str], paths: tuple[str, ...], metadata: Optional[str], prune: bool, quiet: bool,
             kwargs: dict[str, Any]) -> None:
-    path = db_path(db)
-    if db is None:
+    path = library_path(library)
+    if library is None:
         path.parent.mkdir(parents=True, exist_ok=True)
     meta = read_metadata_csv(metadata) if metadata else None
     with StyleLibrary.open(path, _descriptor_config(kwargs), create=True) as lib:
@@ -78,58 +92,59 @@ def library_group() -> None:
 
 @library_group.command("build")
 @click.argument("directory", type=str)
-@db_option
+@library_option
 @click.option("--metadata", default=None, metavar="CSV", help="CSV with file,artist,title,movement columns "
               "(file relative to the CSV); default: artist__title from file names")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar")
 @dataclass_options(DescriptorConfig)
-def build_cmd(directory: str, db: Optional[str], metadata: Optional[str], quiet: bool, **kwargs: Any) -> None:
+def build_cmd(directory: str, library: Optional[str], metadata: Optional[str], quiet: bool, **kwargs: Any) -> None:
     """Index every image under DIRECTORY (recursively): embed new or changed files only, drop
     entries whose files are gone. Safe to interrupt and re-run."""
     if not Path(directory).is_dir():
         raise UsageError(f"not a directory: {directory}")
-    _update(db, (directory,), metadata, True, quiet, kwargs)
+    _update(library, (directory,), metadata, True, quiet, kwargs)
 
 
 @library_group.command("add")
 @click.argument("paths", nargs=-1, required=True)
-@db_option
+@library_option
 @click.option("--metadata", default=None, metavar="CSV", help="CSV with file,artist,title,movement columns")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar")
 @dataclass_options(DescriptorConfig)
-def add_cmd(paths: tuple[str, ...], db: Optional[str], metadata: Optional[str], quiet: bool, **kwargs: Any) -> None:
+def add_cmd(paths: tuple[str, ...], library: Optional[str], metadata: Optional[str], quiet: bool,
+            **kwargs: Any) -> None:
     """Add image files or folders (recursively) to the library."""
-    _update(db, paths, metadata, False, quiet, kwargs)
+    _update(library, paths, metadata, False, quiet, kwargs)
 
 
 @library_group.command("remove")
 @click.argument("paths", nargs=-1, required=True)
-@db_option
-def remove_cmd(paths: tuple[str, ...], db: Optional[str]) -> None:
+@library_option
+def remove_cmd(paths: tuple[str, ...], library: Optional[str]) -> None:
     """Drop the entries at PATHS (a folder drops everything under it)."""
-    with StyleLibrary.open(db_path(db)) as lib:  # never the starter library
+    with StyleLibrary.open(library_path(library)) as lib:  # never the starter library
         dropped = lib.remove(paths)
         click.echo(f"removed {len(dropped)} entries; {len(lib)} left")
 
 
 @library_group.command("list")
-@db_option
+@library_option
 @click.option("--artist", default=None, help="only entries whose artist contains this text")
-def list_cmd(db: Optional[str], artist: Optional[str]) -> None:
+def list_cmd(library: Optional[str], artist: Optional[str]) -> None:
     """Print one line per artwork: id, artist, title, movement, size, path (tab-separated)."""
-    with open_library(db) as lib:
+    with open_library(library) as lib:
         for e in lib.entries():
             if artist is None or artist.lower() in e.artist.lower():
                 click.echo("\t".join([str(e.id), e.artist, e.title, e.movement, f"{e.width}x{e.height}", e.path]))
 
 
 @library_group.command("info")
-@db_option
-def info_cmd(db: Optional[str]) -> None:
+@library_option
+def info_cmd(library: Optional[str]) -> None:
     """Descriptor settings, size, and the distribution of descriptor distances."""
     from ..library.augment import AugmentOptions
 
-    with open_library(db) as lib:
+    with open_library(library) as lib:
         cfg = lib.config
         click.echo(f"library     {lib.path} ({lib.path.stat().st_size / 1e6:.1f} MB)")
         click.echo(f"artworks    {len(lib)}; artists {len({e.artist for e in lib.entries() if e.artist})}")
@@ -148,21 +163,20 @@ def info_cmd(db: Optional[str]) -> None:
 
 @library_group.command("search")
 @click.argument("style", type=str)
-@db_option
+@library_option
 @click.option("-k", default=5, show_default=True, type=int, help="number of neighbours")
 @click.option("--threshold", default=None, type=float, help="largest distance shown [default: none]")
 @click.option("-o", "--sheet", default="neighbours.png", show_default=True, help="contact sheet to write")
 @click.option("--cell", default=192, show_default=True, type=int, help="contact sheet cell size (px)")
 @json_option
-def search_cmd(style: str, db: Optional[str], k: int, threshold: Optional[float], sheet: str, cell: int,
+def search_cmd(style: str, library: Optional[str], k: int, threshold: Optional[float], sheet: str, cell: int,
                as_json: bool) -> None:
     """Print the artworks nearest in style to STYLE (an image file or a name from `atelier styles`)
     and write a contact sheet."""
     out = check_output(sheet)
     style = starter.resolve(style)
-    with open_library(db) as lib:
-        if k < 1:
-            raise UsageError(f"-k must be >= 1, got {k}")
+    with open_library(library) as lib:
+        check_range("-k", k, 1)
         query = load_image(style)
         sha = file_sha256(Path(style))
         hits = lib.search(lib.describe(query), k, threshold, exclude_sha256=sha)

@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from ..library.augment import AugmentOptions
+from ..base.checks import check_range
 from ..base.errors import UsageError
 from ..io.images import ImageLike, save_image
 from ..core.options import StyleOptions
@@ -45,8 +46,7 @@ def portrait_cmd(content: str, styles: tuple[str, ...], output: str, save_mask: 
     """
     popts = dataclass_from_kwargs(PortraitOptions, kwargs).validate()
     opts = dataclass_from_kwargs(StyleOptions, kwargs).resolved()
-    if augment < 0:
-        raise UsageError(f"--augment must be >= 0, got {augment}")
+    check_range("--augment", augment, 0)
     aug = dataclass_from_kwargs(AugmentOptions, kwargs, base=AugmentOptions(neighbours=augment)).validate()
     run_portrait(content, styles, check_output(output), popts, opts, aug, quiet,
                  check_output(save_mask) if save_mask else None)

@@ -9,6 +9,7 @@ from typing import Optional
 
 import click
 
+from ..base.checks import check_range
 from ..base.errors import UsageError
 
 DEFAULT_DB = "study.sqlite"
@@ -39,8 +40,7 @@ def serve_cmd(dir_a: str, dir_b: str, inputs: tuple[str, ...], label_a: Optional
     from ..web.config import is_loopback
     from ..web.server import serve
 
-    if not 1 <= port <= 65535:
-        raise UsageError(f"--port must be 1..65535, got {port}")
+    check_range("--port", port, 1, 65535)
     questions = find_questions(Path(dir_a), Path(dir_b), [Path(d) for d in inputs])
     store = VoteStore(Path(db))
     store.bind({"a": str(Path(dir_a).resolve()), "b": str(Path(dir_b).resolve()),

@@ -10,6 +10,7 @@ import click
 from ..io import samples, starter
 from ..api import stylize
 from ..library.augment import AugmentOptions
+from ..base.checks import check_range
 from ..base.errors import UsageError
 from ..feedforward.registry import METHODS as FEEDFORWARD_METHODS
 from ..feedforward.transfer import SHARED_WITH_GATYS, FeedForwardOptions
@@ -73,8 +74,7 @@ def stylize_cmd(content: str, styles: tuple[str, ...], output: str, quiet: bool,
     """
     opts = dataclass_from_kwargs(StyleOptions, kwargs).resolved()
     out = check_output(output, as_json)
-    if augment < 0:
-        raise UsageError(f"--augment must be >= 0, got {augment}")
+    check_range("--augment", augment, 0)
     if augment and method != "gatys":
         raise UsageError("--augment works with --method gatys only")
     if opts.save_every and is_stdout(out):

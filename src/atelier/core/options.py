@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
+from ..base.checks import check_choice, check_int, check_number, fail
 from ..base.errors import UsageError
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -58,11 +59,21 @@ def strength_factor(strength: float) -> float:
 
 def check_seed(value: Any, name: str = "seed") -> None:
     """Raise ``UsageError`` unless ``value`` is an integer in ``0..MAX_SEED``."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
-        raise UsageError(f"{name} must be an integer between 0 and {MAX_SEED}, got {value!r}")
+    check_int(name, value, 0, MAX_SEED)
+
+
+def check_weights(name: str, weights: Sequence[float]) -> None:
+    """Raise ``UsageError`` unless ``weights`` (blend or layer weights) are finite, >= 0 and not all 0."""
+    if any(not isinstance(w, (int, float)) or isinstance(w, bool) or not math.isfinite(w) or w < 0 for w in weights) \
+            or sum(weights) <= 0:
+        raise fail(name, "finite numbers >= 0, not all 0", tuple(weights))
+
 
 INITS = ("content", "noise", "style")  # or a path to an image file
 OPTIMIZERS = ("lbfgs", "adam")
+POOLINGS = ("max", "avg")
+PRECISIONS = ("auto", "bf16", "fp32")
+DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass
@@ -107,8 +118,7 @@ class StyleOptions:
     def resolved(self) -> "StyleOptions":
         """A validated copy with preset layers filled in; raises ``UsageError``."""
         o = dataclasses.replace(self)
-        if o.preset not in PRESETS:
-            raise UsageError(f"unknown preset {o.preset!r}; choose from {', '.join(PRESETS)}")
+        check_choice("preset", o.preset, PRESETS)
         p = PRESETS[o.preset]
         if o.content_layers is None:
             o.content_layers = p["content_layers"]
@@ -124,56 +134,35 @@ class StyleOptions:
         return o
 
     def validate(self) -> None:
-        def finite(name: str, lo: float, hi: float = math.inf, lo_open: bool = False):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
-                raise UsageError(f"{name} must be a finite number, got {v!r}")
-            if v < lo or (lo_open and v == lo) or v > hi:
-                rng = f"{'>' if lo_open else '>='} {lo}" + (f" and <= {hi}" if hi != math.inf else "")
-                raise UsageError(f"{name} must be {rng}, got {v!r}")
-
-        finite("size", 16, 8192)
-        finite("content_weight", 0)
-        finite("style_weight", 0)
-        finite("tv_weight", 0)
-        finite("strength", 0, 16)
-        finite("detail", 0, 1)
-        finite("style_scale", 0, 8, lo_open=True)
-        finite("lr", 0, 10, lo_open=True)
-        finite("iterations", 1, 100_000)
-        finite("levels", 1, 8)
-        finite("coarse_factor", 0.1, 16)
-        finite("save_every", 0)
+        """Raise ``UsageError`` for any out-of-range setting (``resolved`` calls it)."""
+        for name, lo, hi in (("size", 16, 8192), ("iterations", 1, 100_000), ("levels", 1, 8), ("save_every", 0, None)):
+            check_int(name, getattr(self, name), lo, hi)
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            check_number(name, getattr(self, name), 0)
+        check_number("strength", self.strength, 0, 16)
+        check_number("detail", self.detail, 0, 1)
+        check_number("style_scale", self.style_scale, 0, 8, lo_open=True)
+        check_number("lr", self.lr, 0, 10, lo_open=True)
+        check_number("coarse_factor", self.coarse_factor, 0.1, 16)
         if self.style_ratio is not None:
-            finite("style_ratio", 0, 1)
+            check_number("style_ratio", self.style_ratio, 0, 1)
         elif self.content_weight == 0 and self.style_weight == 0:
             raise UsageError("content_weight and style_weight cannot both be 0")
-        for name in ("size", "iterations", "levels", "save_every"):
-            if int(getattr(self, name)) != getattr(self, name):
-                raise UsageError(f"{name} must be an integer, got {getattr(self, name)!r}")
         check_seed(self.seed)
-        if self.optimizer not in OPTIMIZERS:
-            raise UsageError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
-        if self.pooling not in ("max", "avg"):
-            raise UsageError(f"pooling must be 'max' or 'avg', not {self.pooling!r}")
-        if self.color not in COLOR_MODES:
-            raise UsageError(f"color must be one of {', '.join(COLOR_MODES)}, not {self.color!r}")
-        if self.precision not in ("auto", "bf16", "fp32"):
-            raise UsageError(f"precision must be auto, bf16 or fp32, not {self.precision!r}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise UsageError(f"device must be auto, cpu or cuda, not {self.device!r}")
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("pooling", self.pooling, POOLINGS)
+        check_choice("color", self.color, COLOR_MODES)
+        check_choice("precision", self.precision, PRECISIONS)
+        check_choice("device", self.device, DEVICES)
         if not self.content_layers or not self.style_layers:
             raise UsageError("at least one content layer and one style layer are needed")
         if self.style_layer_weights is not None:
             if len(self.style_layer_weights) != len(self.style_layers):
-                raise UsageError(f"{len(self.style_layers)} style layers but "
-                                 f"{len(self.style_layer_weights)} style layer weights")
-            if any(not math.isfinite(w) or w < 0 for w in self.style_layer_weights) or sum(self.style_layer_weights) <= 0:
-                raise UsageError("style layer weights must be finite, >= 0 and not all 0")
+                raise fail("style_layer_weights", f"one weight per style layer ({len(self.style_layers)})",
+                           tuple(self.style_layer_weights))
+            check_weights("style_layer_weights", self.style_layer_weights)
         if self.style_blend is not None:
-            if any(not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0 for w in self.style_blend) \
-                    or sum(self.style_blend) <= 0:
-                raise UsageError("style blend weights must be finite, >= 0 and not all 0")
+            check_weights("style_blend", self.style_blend)
 
     @property
     def loss_weights(self) -> tuple[float, float]:

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from ..io import starter
-from ..io.images import ImageLike, check_dimensions, load_image, resize_long_side, to_pil, to_tensor
+from ..io.images import ImageLike, check_dimensions, load_image, shrink_long_side, style_side, to_pil, to_tensor
 from .gatys import ProgressFn, Region, stylize_tensor
 from .options import StyleOptions
 from .record import describe_input, metadata, upscale_record
@@ -28,14 +28,13 @@ def prepare(content: ImageLike, styles: Styles,
     """Load and pre-shrink the inputs: (content 1x3xHxW, style tensors 1x3xHxW, content alpha or None)."""
     c_img, alpha = load_image(content, with_alpha=True)
     check_dimensions(c_img.size, opts.size, "content image")
-    if max(c_img.size) > opts.size:
-        c_img = resize_long_side(c_img, opts.size)
-    style_side = max(16, round(opts.size * opts.style_scale))
+    c_img = shrink_long_side(c_img, opts.size)
+    side = style_side(opts.size, opts.style_scale)
     s_imgs = []
     for s in as_style_list(styles):
         img = load_image(s)
-        check_dimensions(img.size, style_side, "style image")
-        s_imgs.append(resize_long_side(img, style_side) if max(img.size) > style_side else img)
+        check_dimensions(img.size, side, "style image")
+        s_imgs.append(shrink_long_side(img, side))
     return to_tensor(c_img), [to_tensor(s) for s in s_imgs], alpha
 
 

@@ -24,7 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..base.checks import check_choice
 from ..base.errors import UsageError
+from .options import POOLINGS
 
 # number of conv layers in each of the five blocks
 BLOCKS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
@@ -53,8 +55,7 @@ class VGG(nn.Module):
     def __init__(self, arch: str, convs: list[nn.Conv2d], mean: Sequence[float], std: Sequence[float],
                  bgr255: bool, pooling: str = "max"):
         super().__init__()
-        if pooling not in ("max", "avg"):
-            raise UsageError(f"pooling must be 'max' or 'avg', not {pooling!r}")
+        check_choice("pooling", pooling, POOLINGS)
         self.arch, self.pooling, self.bgr255 = arch, pooling, bgr255
         self.convs = nn.ModuleList(convs)
         self.names = layer_names(arch)

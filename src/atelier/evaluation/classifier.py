@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,11 +35,12 @@ import torch
 
 from ..base.cache import cache_dir
 from ..base.errors import UsageError
+from ..base.files import atomic_write
 from ..io.images import ImageLike, load_image, resize_long_side, to_tensor
 from .metrics import STYLE_LAYERS, vgg_features
 
 DESCRIPTOR_SIZE = 256
-DESCRIPTOR_VERSION = "meanstd-sqrt-v1"
+CLASSIFIER_FEATURES_VERSION = "meanstd-sqrt-v1"  # of :func:`descriptor` (the library's has its own)
 ALPHA = 1000.0
 
 
@@ -79,11 +79,10 @@ class ArtistClassifier:
         return self.classes[self.scores(X).argmax(axis=1)]
 
     def save(self, path: Path) -> None:
-        tmp = path.with_name(path.name + ".part.npz")
-        np.savez(tmp, classes=self.classes.astype(str), mean=self.mean, scale=self.scale, coef=self.coef,
-                 intercept=self.intercept, info_keys=np.array(list(self.info), dtype=str),
-                 info_values=np.array([str(v) for v in self.info.values()], dtype=str))
-        os.replace(tmp, path)
+        with atomic_write(path) as tmp:
+            np.savez(tmp, classes=self.classes.astype(str), mean=self.mean, scale=self.scale, coef=self.coef,
+                     intercept=self.intercept, info_keys=np.array(list(self.info), dtype=str),
+                     info_values=np.array([str(v) for v in self.info.values()], dtype=str))
 
     @classmethod
     def load(cls, path: Path) -> "ArtistClassifier":
@@ -150,7 +149,7 @@ def eligible_artists(works: Iterable[Artwork], min_works: int) -> set[str]:
 
 def cached_descriptors(works: Sequence[Artwork], progress=None) -> np.ndarray:
     """Descriptors of ``works``, read from / added to a per-file cache keyed by sha256."""
-    folder = cache_dir() / "descriptors" / f"{DESCRIPTOR_VERSION}-{DESCRIPTOR_SIZE}px"
+    folder = cache_dir() / "descriptors" / f"{CLASSIFIER_FEATURES_VERSION}-{DESCRIPTOR_SIZE}px"
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for w in works:
@@ -160,9 +159,8 @@ def cached_descriptors(works: Sequence[Artwork], progress=None) -> np.ndarray:
             out.append(np.load(path))
         else:
             d = descriptor(w.path)
-            tmp = folder / f".{key}.part.npy"
-            np.save(tmp, d)
-            os.replace(tmp, path)
+            with atomic_write(path) as tmp:
+                np.save(tmp, d)
             out.append(d)
         if progress is not None:
             progress(w)
@@ -184,7 +182,7 @@ def train_from_manifest(data: Path, held_out: Iterable[Path] = (), min_works: in
     train = [w for w in works if w.artist in artists and w.path.resolve() not in held]
     if len(eligible_artists(train, 2)) < 2:
         raise UsageError(f"too few labelled artworks in {data} to train an artist classifier")
-    settings = [DESCRIPTOR_VERSION, str(DESCRIPTOR_SIZE), str(ALPHA)]
+    settings = [CLASSIFIER_FEATURES_VERSION, str(DESCRIPTOR_SIZE), str(ALPHA)]
     key_src = "\n".join(settings + sorted(w.sha256 or str(w.path) for w in train))
     path = cache_dir() / "classifier" / f"{hashlib.sha256(key_src.encode()).hexdigest()[:16]}.npz"
     if path.is_file():
@@ -193,7 +191,7 @@ def train_from_manifest(data: Path, held_out: Iterable[Path] = (), min_works: in
     y = np.array([w.artist for w in train])
     clf = fit(X, y)
     clf.info = {"n_train": len(train), "n_artists": len(set(y.tolist())), "cv_accuracy": round(cross_val_accuracy(X, y), 4),
-                "descriptor": DESCRIPTOR_VERSION, "min_works": min_works}
+                "descriptor": CLASSIFIER_FEATURES_VERSION, "min_works": min_works}
     path.parent.mkdir(parents=True, exist_ok=True)
     clf.save(path)
     return clf

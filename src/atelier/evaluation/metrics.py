@@ -60,6 +60,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..base.checks import check_int, check_number, fail
 from ..base.errors import UsageError
 from ..io.images import ImageLike, load_image, resize_long_side, to_tensor
 from ..core.losses import content_loss, gram, gram_loss
@@ -90,10 +91,8 @@ def sobel_magnitude(gray: np.ndarray) -> np.ndarray:
 
 def block_fft_quantile(gray: np.ndarray, block: int = 8, q: float = 0.9) -> float:
     """Mean over ``block``-sized tiles of the mean of each tile's top ``1-q`` AC amplitudes."""
-    if not (isinstance(block, int) and block >= 2):
-        raise UsageError(f"block must be an integer >= 2, got {block!r}")
-    if not (0.0 <= q < 1.0):
-        raise UsageError(f"q must be in [0, 1), got {q!r}")
+    block = check_int("block", block, 2)
+    check_number("q", q, 0, 1, hi_open=True)
     h, w = (gray.shape[0] // block) * block, (gray.shape[1] // block) * block
     if h == 0 or w == 0:
         raise UsageError(f"image of {gray.shape[1]}x{gray.shape[0]} px is smaller than one {block}x{block} block")
@@ -107,8 +106,9 @@ def block_fft_quantile(gray: np.ndarray, block: int = 8, q: float = 0.9) -> floa
 def periodic_artefact_array(gray: np.ndarray, period: int = 8, peak_radius: int = 1,
                              ring: tuple[int, int] = (3, 6)) -> float:
     """Mean over the ``period``-px grid harmonics of peak power / ring median (see module doc)."""
-    if not (isinstance(period, int) and period >= 2 and period % 2 == 0):
-        raise UsageError(f"period must be an even integer >= 2, got {period!r}")
+    period = check_int("period", period, 2)
+    if period % 2:
+        raise fail("period", "an even integer >= 2", period)
     h, w = gray.shape
     if min(h, w) < 4 * period:
         raise UsageError(f"the periodic-artefact score needs at least {4 * period} px per side, got {w}x{h}")
@@ -149,9 +149,7 @@ def _layers(layers: Union[str, Sequence[str]]) -> tuple[str, ...]:
 
 
 def _check_size(size: int) -> int:
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 16 <= size <= 8192:
-        raise UsageError(f"size must be an integer between 16 and 8192, got {size!r}")
-    return int(size)
+    return check_int("size", size, 16, 8192)
 
 
 def load_mask(mask: MaskLike) -> torch.Tensor:

@@ -10,10 +10,9 @@ import csv
 import html
 import io
 import math
-import os
-import tempfile
 from pathlib import Path
 from .runner import REFERENCE, EvalDir, Evaluation
+from ..base.files import atomic_write
 from ..io.images import write_text
 from .stats import bootstrap_ci
 
@@ -104,14 +103,8 @@ def pairs_csv(ev: Evaluation) -> str:
 
 
 def _save_figure(fig, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_write(path) as tmp:
         fig.savefig(tmp, dpi=110)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def plot_metrics(ev: Evaluation, path: Path) -> None:

@@ -33,8 +33,9 @@ import numpy as np
 from PIL import Image
 
 from . import classifier, methods, metrics
+from ..base.checks import check_int
 from ..base.engine import Engine, LocalEngine
-from ..base.errors import UsageError
+from ..base.errors import AtelierError, UsageError
 from ..io.images import load_image, resize_long_side, save_image, write_json
 from ..core.options import check_seed, option_field
 
@@ -56,11 +57,10 @@ class EvalOptions:
     resamples: int = option_field(2000, "bootstrap resamples for the 95% intervals")
 
     def validate(self) -> None:
+        """Raise ``UsageError`` for out-of-range settings."""
         for name, lo, hi in (("pairs", 1, 10_000), ("size", 32, 4096), ("min_works", 2, 1000),
                              ("resamples", 100, 1_000_000)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-                raise UsageError(f"{name} must be an integer between {lo} and {hi}, got {v!r}")
+            check_int(name, getattr(self, name), lo, hi)
         check_seed(self.seed)
         if not self.methods:
             raise UsageError("give at least one method")

@@ -10,9 +10,7 @@ import torch
 from PIL import Image
 
 from ..base.errors import UsageError
-from ..io.images import load_image, to_tensor
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"}
+from ..io.images import IMAGE_SUFFIXES, load_image, to_tensor
 
 
 def image_files(folders: Sequence[str | Path]) -> list[Path]:

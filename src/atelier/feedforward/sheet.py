@@ -9,7 +9,7 @@ from PIL import Image
 
 from ..core.device import pick_device
 from ..io.grid import make_grid
-from ..io.images import ImageLike, load_image, resize_long_side, to_pil, to_tensor
+from ..io.images import ImageLike, load_image, shrink_long_side, to_pil, to_tensor
 from . import registry
 from .decoder import pad_to_multiple
 from .multistyle import NUM_STYLES
@@ -19,8 +19,7 @@ def multistyle_sheet(content: ImageLike, cell: int = 192, cols: int = 7, device:
                      model: Optional[str] = None) -> Image.Image:
     """The photo and its 26 stylizations, labelled with the ``--style-index`` to use
     (one batched forward pass of N = 26 one-hot style vectors, at long side ``cell``)."""
-    img = load_image(content)
-    img = resize_long_side(img, cell) if max(img.size) > cell else img
+    img = shrink_long_side(load_image(content), cell)
     dev = pick_device(device)
     net = registry.load("multistyle", model, dev).transformer
     x, (h, w) = pad_to_multiple(to_tensor(img).to(dev), 4)

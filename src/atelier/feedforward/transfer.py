@@ -19,7 +19,8 @@ from ..io import starter
 from ..core.record import describe_input, metadata, upscale_record
 from ..base.errors import UsageError
 from ..core.device import autocast, pick_device
-from ..io.images import MIN_SIDE, ImageLike, check_dimensions, load_image, resize_long_side, to_pil, to_tensor
+from ..io.images import (MIN_SIDE, ImageLike, check_dimensions, load_image, resize_long_side, shrink_long_side,
+                         style_side, to_pil, to_tensor)
 from ..core.options import option_field
 from ..core.vgg import VGG, load_vgg
 from . import registry
@@ -104,7 +105,7 @@ def from_style_options(opts: Any, method: str, base: Optional[FeedForwardOptions
     :class:`~atelier.options.StyleOptions` shares with us (size, style scale, style blend,
     colour, precision, device) taken from ``opts``, the rest from ``base``."""
     return dataclasses.replace(base or FeedForwardOptions(), method=method, size=opts.size,
-                               style_size=max(32, round(opts.size * opts.style_scale)),
+                               style_size=style_side(opts.size, opts.style_scale, minimum=32),
                                style_blend=opts.style_blend, color=opts.color,
                                precision=opts.precision, device=opts.device)
 
@@ -198,7 +199,7 @@ def transfer(content: ImageLike, styles: Sequence[ImageLike] = (), options: Opti
     s_imgs = [load_image(s) for s in styles]
     for s in s_imgs:
         check_dimensions(s.size, min(max(s.size), side), "style image")
-    s_imgs = [resize_long_side(s, side) if max(s.size) > side else s for s in s_imgs]
+    s_imgs = [shrink_long_side(s, side) for s in s_imgs]
     device = pick_device(opts.device)
     model = cached_model(opts.method, opts.model, str(device))
     vgg = load_vgg().to(device, memory_format=torch.channels_last)

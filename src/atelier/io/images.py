@@ -20,19 +20,18 @@ import contextlib
 import io
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from ..base.errors import AtelierError, UsageError
+from ..base.errors import UsageError
+from ..base.files import atomic_files, atomic_write
 
 MAX_PIXELS = 80_000_000  # ~ 9000 x 9000; larger inputs are refused, not decoded
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff")  # what a folder of images is searched for
 MIN_SIDE = 16  # VGG's relu5_1 lies behind four 2x poolings: narrower images cannot be processed
 ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray, torch.Tensor]
 
@@ -179,7 +178,8 @@ def shrink_long_side(img: Image.Image, long_side: int) -> Image.Image:
 
 
 def style_side(size: int, style_scale: float, minimum: int = MIN_SIDE) -> int:
-    """Long side of the style image for an output of long side ``size``: ``size * style_scale``, at least ``minimum``."""
+    """Long side of the style images for an output of long side ``size``: ``size * style_scale``,
+    at least ``minimum``."""
     return max(minimum, round(size * style_scale))
 
 
@@ -197,7 +197,10 @@ def to_pil(t: torch.Tensor) -> Image.Image:
     return Image.fromarray(arr, "RGB")
 
 
-FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}  # outputs
+# files taken as images when scanning folders (library, training data, study): what Pillow reads
+# and uploads accept (see web.uploads.FORMATS), outputs included
+IMAGE_SUFFIXES = frozenset({*FORMATS, ".bmp", ".gif"})
 
 
 def _save_args(img: Image.Image, fmt: str, metadata: dict[str, Any] | None) -> tuple[Image.Image, dict[str, Any]]:
@@ -219,42 +222,6 @@ def encode_png(img: Image.Image, metadata: dict[str, Any] | None = None) -> byte
     buf = io.BytesIO()
     img.save(buf, format="PNG", **kwargs)
     return buf.getvalue()
-
-
-@contextlib.contextmanager
-def atomic_files(*paths: str | os.PathLike) -> Iterator[list[Path]]:
-    """Temporary files beside ``paths`` (yielded in order), moved over them together.
-
-    The block writes the temporary files; when it succeeds they are renamed onto their
-    targets in the given order. On any failure nothing half-done is left: temporary files
-    are deleted and targets already renamed are removed. ``OSError`` becomes ``AtelierError``.
-    """
-    targets = [Path(p) for p in paths]
-    temps: list[Path] = []
-    placed: list[Path] = []
-    where = " and ".join(map(str, targets))
-    try:
-        for t in targets:
-            parent = t.parent if str(t.parent) else Path(".")
-            try:
-                fd, tmp = tempfile.mkstemp(prefix=f".{t.name}.", suffix=".part", dir=parent)
-            except OSError as exc:
-                raise AtelierError(f"cannot write to {parent}: {exc.strerror or exc}") from None
-            os.close(fd)
-            temps.append(Path(tmp))
-        yield temps
-        for tmp, t in zip(temps, targets):
-            where = str(t)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, t)
-            placed.append(t)
-    except BaseException as exc:
-        for p in temps + placed:
-            with contextlib.suppress(OSError):
-                p.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise AtelierError(f"cannot write {where}: {exc.strerror or exc}") from None
-        raise
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
@@ -291,7 +258,7 @@ def save_image(img: Image.Image, path: str | os.PathLike, metadata: dict[str, An
 def write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` atomically (temp file + rename), readable by all; ``AtelierError`` on failure."""
     path = Path(path)
-    with atomic_files(path) as (tmp,):
+    with atomic_write(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path
 

@@ -41,9 +41,10 @@ from ..io import starter
 from . import starter as starter_library
 from ..core.pipeline import stylize_gatys
 from ..core.record import describe_input
+from ..base.checks import check_int, check_number
 from ..base.errors import UsageError
 from ..core.gatys import ProgressFn
-from ..io.images import ImageLike, load_image, resize_long_side
+from ..io.images import ImageLike, load_image, shrink_long_side, style_side
 from .store import Hit, StyleLibrary, file_sha256
 from ..core.options import StyleOptions
 
@@ -69,16 +70,11 @@ class AugmentOptions:
 
     def validate(self) -> "AugmentOptions":
         """Return self after checking every field; raises ``UsageError``."""
-        for name in ("neighbours", "pool"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0 or (name == "pool" and v < 1):
-                raise UsageError(f"{name} must be an integer >= {0 if name == 'neighbours' else 1}, got {v!r}")
-        for name in ("threshold", "min_distance"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-                raise UsageError(f"{name} must be a finite number >= 0, got {v!r}")
-        if not isinstance(self.query_weight, (int, float)) or not 0 < self.query_weight <= 1:
-            raise UsageError(f"query_weight must be in (0, 1], got {self.query_weight!r}")
+        check_int("neighbours", self.neighbours, 0)
+        check_int("pool", self.pool, 1)
+        check_number("threshold", self.threshold, 0)
+        check_number("min_distance", self.min_distance, 0)
+        check_number("query_weight", self.query_weight, 0, 1, lo_open=True)
         return self
 
 
@@ -185,10 +181,6 @@ def find_candidates(style: ImageLike, lib: StyleLibrary, aug: AugmentOptions, co
 
 # --- stylization ---------------------------------------------------------------------
 
-def _style_side(opts: StyleOptions) -> int:
-    return max(16, round(opts.size * opts.style_scale))
-
-
 def style_set(candidates: Candidates, hits: Sequence[Hit], aug: AugmentOptions, style_options: StyleOptions
               ) -> tuple[list[Image.Image], list[float], list[Hit], list[str]]:
     """The augmented style set: (images with the query first, Gram blend weights, hits used, notes).
@@ -197,8 +189,8 @@ def style_set(candidates: Candidates, hits: Sequence[Hit], aug: AugmentOptions, 
     out and noted), shrunk to the style size, recoloured to the query if ``aug.recolor``, and
     weighted by :func:`blend_weights`.
     """
-    side = _style_side(style_options)
-    query = candidates.query if max(candidates.query.size) <= side else resize_long_side(candidates.query, side)
+    side = style_side(style_options.size, style_options.style_scale)
+    query = shrink_long_side(candidates.query, side)
     notes = list(candidates.notes)
     used, images = [], []
     for h in hits:
@@ -207,7 +199,7 @@ def style_set(candidates: Candidates, hits: Sequence[Hit], aug: AugmentOptions, 
         except UsageError as exc:
             notes.append(f"left out {h.entry.label}: {exc}")
             continue
-        img = img if max(img.size) <= side else resize_long_side(img, side)
+        img = shrink_long_side(img, side)
         images.append(recolor(img, query) if aug.recolor else img)
         used.append(h)
     return [query] + images, blend_weights(len(used), aug.query_weight), used, notes
@@ -273,8 +265,7 @@ def stylize_variants(content: ImageLike, style: ImageLike, library: LibraryLike,
     """
     aug = aug_options.validate()
     opts = (style_options or StyleOptions()).resolved()
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise UsageError(f"number of variants must be a positive integer, got {n!r}")
+    check_int("n", n, 1)
     style = starter.resolve(style)
     lib = open_library(library, aug)
     try:

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..base.checks import check_choice, check_int
 from ..base.errors import UsageError
 from ..io.images import check_dimensions, resize_long_side, to_tensor
 from ..core.vgg import BLOCKS, WIDTHS, layer_names, load_vgg
@@ -50,8 +51,7 @@ class DescriptorConfig:
     def validated(self) -> "DescriptorConfig":
         """A normalised copy (layers as a tuple); raises ``UsageError`` on bad settings."""
         cfg = dataclasses.replace(self, layers=tuple(self.layers))
-        if cfg.backbone not in BLOCKS:
-            raise UsageError(f"unknown backbone {cfg.backbone!r}; choose vgg19 or vgg16")
+        check_choice("backbone", cfg.backbone, BLOCKS)
         if not cfg.layers:
             raise UsageError("a descriptor needs at least one layer")
         unknown = [n for n in cfg.layers if n not in layer_names(cfg.backbone)]
@@ -59,8 +59,7 @@ class DescriptorConfig:
             raise UsageError(f"unknown {cfg.backbone} layer(s): {', '.join(unknown)} (see `atelier layers`)")
         if len(set(cfg.layers)) != len(cfg.layers):
             raise UsageError("descriptor layers must not repeat")
-        if not isinstance(cfg.size, int) or isinstance(cfg.size, bool) or not 32 <= cfg.size <= 2048:
-            raise UsageError(f"descriptor size must be an integer between 32 and 2048, got {cfg.size!r}")
+        check_int("size", cfg.size, 32, 2048)
         return cfg
 
     @property

@@ -1,6 +1,6 @@
 """The starter style library: the starter collection as a ready :class:`~atelier.library.StyleLibrary`.
 
-When no library is named (no ``--db`` / ``--library``, no ``$ATELIER_LIBRARY``) and the default
+When no library is named (no ``--library``, no ``$ATELIER_LIBRARY``) and the default
 file ``~/.cache/atelier/library.sqlite`` does not exist, searches and ``--augment`` use this one,
 so they work on first use. It is written into the cache folder from the shipped descriptors
 (``assets/styles/descriptors.npy``, computed by ``tools/make_starter.py`` exactly as
@@ -24,6 +24,7 @@ from ..io import starter
 from ..base.cache import cache_dir
 from .descriptors import DescriptorConfig, backbone_id, describe
 from ..base.errors import AtelierError
+from ..base.files import atomic_write
 from ..io.images import load_image
 from .store import StyleLibrary, default_library_path, file_sha256
 
@@ -53,21 +54,14 @@ def build(target: Path) -> Path:
     """Write the starter library to ``target`` atomically (temp file + rename)."""
     config = DescriptorConfig().validated()
     vectors = shipped_vectors(config)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
-    tmp.unlink(missing_ok=True)
-    try:
+    with atomic_write(target) as tmp:
+        tmp.unlink()  # the library is created in place of the empty temporary file
         with StyleLibrary.open(tmp, config, create=True) as lib, lib.conn:
             for i, p in enumerate(starter.paintings()):
                 img = load_image(p.path)
                 vector = vectors[i] if vectors is not None else describe(img, config)
                 lib.put(str(p.path.resolve()), file_sha256(p.path), p.path.stat().st_size, img.size,
                         {"artist": p.artist, "title": p.title, "movement": p.movement}, vector)
-        os.replace(tmp, target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise AtelierError(f"cannot write the starter style library {target}: {exc.strerror or exc}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return target
 
 

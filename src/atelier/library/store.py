@@ -37,8 +37,9 @@ import faiss
 import numpy as np
 
 from .descriptors import DESCRIPTOR_VERSION, DescriptorConfig, backbone_id, describe
+from ..base.checks import check_int
 from ..base.errors import AtelierError, UsageError
-from ..io.images import IMAGE_EXTENSIONS, load_image
+from ..io.images import IMAGE_SUFFIXES, load_image
 
 SCHEMA_VERSION = 1
 IVF_MIN = 20_000       # below this many entries search is exact (flat L2)
@@ -104,7 +105,7 @@ class UpdateReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
 
 
-ProgressFn = Callable[[int, int, str], None]  # (files done, files total, current path)
+BuildProgressFn = Callable[[int, int, str], None]  # (files done, files total, current path)
 
 
 def default_library_path() -> Path:
@@ -137,7 +138,7 @@ def find_images(roots: Iterable[str | os.PathLike]) -> tuple[list[Path], list[tu
         walk = os.walk(root, onerror=lambda exc: skipped.append((str(exc.filename), _os_reason(exc))))
         for dirpath, _, names in walk:
             for n in names:
-                if n.lower().endswith(IMAGE_EXTENSIONS) and not n.startswith("."):
+                if os.path.splitext(n)[1].lower() in IMAGE_SUFFIXES and not n.startswith("."):
                     follow(Path(dirpath, n))
     return sorted(found), skipped
 
@@ -285,7 +286,8 @@ class StyleLibrary:
             raise UsageError(f"style library must be a file, got a directory: {path}")
         if not path.exists():
             if not create:
-                raise UsageError(f"no style library at {path}; build one with `atelier library build DIR --db {path}`")
+                raise UsageError(f"no style library at {path}; "
+                                 f"build one with `atelier library build DIR --library {path}`")
             if not path.parent.is_dir():
                 raise UsageError(f"directory does not exist: {path.parent}")
             return cls._create(path, (config or DescriptorConfig()).validated())
@@ -316,7 +318,8 @@ class StyleLibrary:
                              f"v{version}; this one reads schema {SCHEMA_VERSION}, v{DESCRIPTOR_VERSION}): rebuild it")
         if config is not None and config.validated().to_dict() != stored.to_dict():
             raise UsageError(f"{path} was built with descriptor {_describe_config(stored)}, not "
-                             f"{_describe_config(config.validated())}: use another --db or the library's own settings")
+                             f"{_describe_config(config.validated())}: "
+                             "use another --library or the library's own settings")
         current = backbone_id(stored)
         if current != backbone:
             raise UsageError(f"{path} was built with backbone {backbone}, but its settings now give {current}; "
@@ -387,8 +390,7 @@ class StyleLibrary:
         skip entries holding exactly this file (the query itself). Fewer than ``k`` hits come
         back when the library is smaller or the threshold excludes them.
         """
-        if int(k) != k or k < 1:
-            raise UsageError(f"k must be a positive integer, got {k!r}")
+        check_int("k", k, 1)
         query = np.asarray(query, dtype=np.float32).reshape(1, -1)
         if query.shape[1] != self.config.dim:
             raise UsageError(f"query descriptor has {query.shape[1]} values, the library's have {self.config.dim}")
@@ -416,7 +418,7 @@ class StyleLibrary:
     # --- writing ---------------------------------------------------------------------
     @_db_errors
     def update(self, roots: Sequence[str | os.PathLike], metadata: Optional[dict[str, dict[str, str]]] = None,
-               prune: bool = False, progress: Optional[ProgressFn] = None) -> UpdateReport:
+               prune: bool = False, progress: Optional[BuildProgressFn] = None) -> UpdateReport:
         """Add the images under ``roots``; embed only content not stored yet.
 
         ``metadata``: from :func:`read_metadata_csv`; files it does not list get their
@@ -515,7 +517,7 @@ class StyleLibrary:
 
 
 def sync_folder(db: str | os.PathLike, folder: str | os.PathLike, metadata_csv: Optional[str | os.PathLike] = None,
-                progress: Optional[ProgressFn] = None) -> UpdateReport:
+                progress: Optional[BuildProgressFn] = None) -> UpdateReport:
     """Make the library at ``db`` (created with the default descriptor if missing, its folder
     too) mirror the images under ``folder``: embed new or changed files, drop vanished ones.
     ``metadata_csv`` is used when given and present."""

@@ -34,7 +34,6 @@ is found the result is a plain stylization and the metadata says so
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -44,10 +43,11 @@ from PIL import Image
 
 from . import segment
 from ..core.pipeline import Styles, as_style_list, stylize_gatys
+from ..base.checks import check_choice, check_int, check_number
 from ..base.errors import AtelierError, UsageError
 from ..core.gatys import Progress, ProgressFn, Region
 from ..core.tensors import fit_long_side
-from ..io.images import ImageLike, load_image, resize_long_side
+from ..io.images import ImageLike, load_image, shrink_long_side
 from ..core.options import StyleOptions, option_field
 
 if TYPE_CHECKING:
@@ -82,22 +82,14 @@ class PortraitOptions:
 
     def validate(self) -> "PortraitOptions":
         """Raise ``UsageError`` for out-of-range settings; returns self."""
-        if self.portrait_mode not in MODES:
-            raise UsageError(f"portrait_mode must be one of {', '.join(MODES)}, not {self.portrait_mode!r}")
-        if self.backend not in BACKENDS:
-            raise UsageError(f"backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
-        if self.segmenter not in segment.SEGMENTERS:
-            raise UsageError(f"segmenter must be one of {', '.join(segment.SEGMENTERS)}, not {self.segmenter!r}")
+        check_choice("portrait_mode", self.portrait_mode, MODES)
+        check_choice("backend", self.backend, BACKENDS)
+        check_choice("segmenter", self.segmenter, segment.SEGMENTERS)
         for name in ("background_style", "person_style", "person_content", "face_content"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-                raise UsageError(f"{name} must be a finite number >= 0, got {v!r}")
-        if not 0 < self.mask_threshold < 1:
-            raise UsageError(f"mask_threshold must be between 0 and 1 (exclusive), got {self.mask_threshold!r}")
-        if not 0 <= self.feather <= 0.2:
-            raise UsageError(f"feather must be between 0 and 0.2, got {self.feather!r}")
-        if isinstance(self.max_faces, bool) or not isinstance(self.max_faces, int) or not 1 <= self.max_faces <= 64:
-            raise UsageError(f"max_faces must be an integer between 1 and 64, got {self.max_faces!r}")
+            check_number(name, getattr(self, name), 0)
+        check_number("mask_threshold", self.mask_threshold, 0, 1, lo_open=True, hi_open=True)
+        check_number("feather", self.feather, 0, 0.2)
+        check_int("max_faces", self.max_faces, 1, 64)
         return self
 
 
@@ -146,7 +138,7 @@ def load_user_mask(src: ImageLike, size: tuple[int, int], invert: bool = False) 
 
 def output_size(content: Image.Image, size: int) -> tuple[int, int]:
     """(H, W) of the stylized output for ``content`` at long side ``size`` (as :func:`atelier.stylize`)."""
-    img = resize_long_side(content, size) if max(content.size) > size else content
+    img = shrink_long_side(content, size)
     return fit_long_side((img.height, img.width), size)
 
 

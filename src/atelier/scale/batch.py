@@ -28,7 +28,7 @@ from ..base.engine import Engine, Outcome
 from ..base.errors import UsageError
 from ..core.options import StyleOptions
 from ..feedforward.transfer import FeedForwardOptions, from_style_options
-from ..io.images import FORMATS, IMAGE_EXTENSIONS, load_image, save_image
+from ..io.images import FORMATS, IMAGE_SUFFIXES, load_image, save_image
 
 MANIFEST = "manifest.jsonl"
 
@@ -66,7 +66,7 @@ def folder_images(root: Path, exclude: Path | None = None) -> list[Path]:
     found = []
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts) or path.suffix.lower() not in IMAGE_EXTENSIONS:
+        if any(part.startswith(".") for part in rel.parts) or path.suffix.lower() not in IMAGE_SUFFIXES:
             continue
         if skip is not None and path.resolve().is_relative_to(skip):
             continue

@@ -61,13 +61,26 @@ def create_app(opts: Optional[ServeOptions] = None, workdir: Optional[Path] = No
 
     app = FastAPI(title="Atelier studio", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.studio = studio
+    install_guards(app, studio)
+    install_error_handlers(app)
+    add_page_routes(app, studio)
+    add_upload_routes(app, studio)
+    add_job_routes(app, studio)
+    add_feature_routes(app, studio)
+    return app
 
+
+def install_guards(app: FastAPI, studio: Studio) -> None:
+    """Browser sessions, and :mod:`.guard`'s limits: hosts, origins, body sizes, requests at once."""
     app.add_middleware(Sessions)
     upload = guard.BodyLimit(studio.uploads.max_bytes + 64_000,  # the file plus its multipart framing
                              lambda n: str(studio.uploads.too_big(n)))
     guard.install(app, local=studio.opts.is_local, max_requests=studio.opts.max_requests,
                   body_limit=lambda path: upload if path == "/api/uploads" else guard.request_limit(JSON_BODY_LIMIT))
 
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Atelier's errors and invalid request bodies answer JSON ``{"detail": "<one line>"}``."""
     @app.exception_handler(AtelierError)
     async def atelier_error(request: Request, exc: AtelierError):
         status = getattr(exc, "status", 400 if isinstance(exc, UsageError) else 500)
@@ -79,7 +92,9 @@ def create_app(opts: Optional[ServeOptions] = None, workdir: Optional[Path] = No
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         return guard.json_error(400, f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request")
 
-    # --- page and reference data -----------------------------------------------------
+
+def add_page_routes(app: FastAPI, studio: Studio) -> None:
+    """The page, its static files, and the reference data it starts from (capabilities, samples)."""
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
@@ -101,7 +116,9 @@ def create_app(opts: Optional[ServeOptions] = None, workdir: Optional[Path] = No
     def get_sample(name: str) -> Response:
         return Response(sample_thumbnail(name), media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
-    # --- uploads ---------------------------------------------------------------------
+
+def add_upload_routes(app: FastAPI, studio: Studio) -> None:
+    """``POST /api/uploads``: one image file, checked by :class:`.uploads.UploadStore`."""
     @app.post("/api/uploads")
     async def post_upload(request: Request) -> dict[str, Any]:
         uploads = studio.uploads  # the Guard refuses bodies over the limit as they stream in
@@ -117,11 +134,14 @@ def create_app(opts: Optional[ServeOptions] = None, workdir: Optional[Path] = No
         up = await run_in_threadpool(uploads.add, data, file.filename)
         return {"id": up.id, "name": up.name, "width": up.width, "height": up.height, "format": up.format}
 
-    # --- jobs ------------------------------------------------------------------------
+
+def add_job_routes(app: FastAPI, studio: Studio) -> None:
+    """Starting, watching and cancelling jobs, their preview and results, and a session's history."""
     @app.post("/api/jobs")
     def post_job(req: JobRequest, request: Request) -> dict[str, Any]:
         fn, info = plan_job(studio, req, request.state.session)
-        job = studio.queue.submit(fn, owner=request.state.session, label=f"{req.method} · {info['content']}", info=info)
+        job = studio.queue.submit(fn, owner=request.state.session, label=f"{req.method} · {info['content']}",
+                                  info=info)
         return studio.snapshot(job)
 
     @app.get("/api/jobs/{job_id}")
@@ -156,6 +176,3 @@ def create_app(opts: Optional[ServeOptions] = None, workdir: Optional[Path] = No
     @app.get("/api/history")
     def get_history(request: Request) -> list[dict[str, Any]]:
         return [studio.snapshot(j) for j in reversed(studio.queue.jobs(request.state.session))]
-
-    add_feature_routes(app, studio)
-    return app

@@ -21,6 +21,7 @@ import ipaddress
 from dataclasses import dataclass, replace
 from typing import Optional
 
+from ..base.checks import check_int, check_number, check_range
 from ..base.errors import UsageError
 from ..core.options import COLOR_MODES, PRESETS, StyleOptions, option_field
 
@@ -60,15 +61,12 @@ class ServeOptions:
                                         "(none given: $ATELIER_LIBRARY or ~/.cache/atelier/library.sqlite, when present)")
 
     def validate(self) -> "ServeOptions":
-        """Raise :class:`UsageError` for out-of-range settings; return self."""
-        if not 0 <= self.port <= 65535:
-            raise UsageError(f"port must be 0..65535, got {self.port}")
+        """Raise :class:`UsageError` for out-of-range settings (typed by the command line); return self."""
+        check_range("port", self.port, 0, 65535)
         for name, lo in (("concurrency", 1), ("max_pixels", 1), ("max_size", 16), ("max_jobs", 1), ("max_waiting", 1),
                          ("max_waiting_per_session", 1), ("max_requests", 1)):
-            if getattr(self, name) < lo:
-                raise UsageError(f"{name.replace('_', '-')} must be >= {lo}, got {getattr(self, name)}")
-        if not self.max_upload_mb > 0:
-            raise UsageError(f"max-upload-mb must be > 0, got {self.max_upload_mb}")
+            check_range(name, getattr(self, name), lo)
+        check_range("max_upload_mb", self.max_upload_mb, 0, lo_open=True)
         return self
 
     @property
@@ -107,9 +105,7 @@ def style_options(s: JobSettings, max_size: int) -> StyleOptions:
         q["size"] = s.size
     if s.iterations is not None:
         q["iterations"] = s.iterations
-    if not 16 <= q["size"] <= max_size:
-        raise UsageError(f"size must be between 16 and {max_size} pixels, got {q['size']}")
-    if not 0 < s.strength <= 16:
-        raise UsageError(f"style strength must be > 0 and <= 16, got {s.strength}")
+    check_int("size", q["size"], 16, max_size)
+    check_number("strength", s.strength, 0, 16, lo_open=True)
     opts = replace(StyleOptions(), preset=s.look, color=s.color, seed=s.seed, strength=s.strength, **q)
     return opts.resolved()

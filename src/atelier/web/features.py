@@ -17,9 +17,8 @@ from PIL import Image
 from pydantic import BaseModel, Field
 
 from ..base.errors import AtelierError, UsageError
-from ..io.images import load_image
+from ..io.images import load_image, shrink_long_side
 from .studio import Studio, thumbnail
-from .tasks import shrink
 from .uploads import UploadError
 
 
@@ -99,7 +98,7 @@ def add_feature_routes(app: FastAPI, studio: Studio) -> None:
 
         size = min(req.size, studio.opts.max_size)
         content, _ = studio.resolve(req.content)
-        content = shrink(content, size)
+        content = shrink_long_side(content, size)
         with studio.interactive:
             masks = portrait_masks(content, size, PortraitOptions())
         return {**masks.summary(), "image": data_url(mask_overlay(content, masks.person, masks.face))}

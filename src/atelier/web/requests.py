@@ -25,7 +25,7 @@ class AugmentRequest(BaseModel):
 
     neighbours: list[int] = Field(default_factory=list, max_length=16)  # library ids from a search
     search_k: int = Field(default=12, ge=1, le=48)                      # k of that search
-    query_weight: float = Field(default=0.5, gt=0, le=1)
+    query_weight: Optional[float] = Field(default=None, gt=0, le=1)  # None: AugmentOptions', as the page's slider
     recolor: bool = True
     variants: int = Field(default=0, ge=0, le=8)  # > 0: this many results, each from a subset of neighbours
 
@@ -74,8 +74,8 @@ def plan_job(studio: Studio, req: JobRequest, session: str) -> tuple[JobFn, dict
         if req.portrait and req.method in PORTRAIT_FEEDFORWARD:  # portrait mode's feed-forward backends
             return gatys_job(content, images, sopts, out, extra, portrait=req.method), info
         if req.portrait or req.augment or req.refine:
-            raise UsageError(f"{req.method} runs in one pass: portrait mode (except with sanet or ghiasi), the style library "
-                             "and refining need the gatys method")
+            raise UsageError(f"{req.method} runs in one pass: portrait mode (except with sanet or ghiasi), "
+                             "the style library and refining need the gatys method")
         alpha = min(1.0, req.strength)  # feed-forward style strength is a blend factor in [0, 1]
         return feedforward_job(content, images, req.method, sopts.size, alpha, req.color, out, extra), info
     if req.refine:

@@ -26,7 +26,7 @@ from ..api import stylize
 from ..core.record import upscale_note
 from ..base.errors import UsageError
 from ..core.gatys import Progress, ProgressFn
-from ..io.images import resize_long_side, save_image, to_pil
+from ..io.images import save_image, shrink_long_side, style_side, to_pil
 from ..core.options import StyleOptions
 from .jobs import JobContext
 
@@ -40,11 +40,6 @@ class Outcome:
 
     paths: list[Path]
     notes: list[str] = field(default_factory=list)
-
-
-def shrink(img: Image.Image, long_side: int) -> Image.Image:
-    """``img`` with its long side at most ``long_side``."""
-    return resize_long_side(img, long_side) if max(img.size) > long_side else img
 
 
 def progress_reporter(ctx: JobContext, runs: int = 1) -> ProgressFn:
@@ -89,8 +84,8 @@ def gatys_job(content: Image.Image, styles: Sequence[Image.Image], opts: StyleOp
               extra: dict[str, Any], portrait: Optional[str] = None) -> JobFn:
     """:func:`atelier.stylize`, or :func:`atelier.portrait.stylize_portrait` with the backend
     ``portrait`` ("gatys", or "sanet"/"ghiasi": two feed-forward passes composited by the person mask)."""
-    content = shrink(content, opts.size)
-    styles = [shrink(s, max(16, round(opts.size * opts.style_scale))) for s in styles]
+    content = shrink_long_side(content, opts.size)
+    styles = [shrink_long_side(s, style_side(opts.size, opts.style_scale)) for s in styles]
 
     def run(ctx: JobContext) -> Outcome:
         if portrait:
@@ -107,18 +102,20 @@ def gatys_job(content: Image.Image, styles: Sequence[Image.Image], opts: StyleOp
 
 def library_job(content: Image.Image, style: Image.Image, opts: StyleOptions, out_dir: Path,
                 extra: dict[str, Any], library: Path, neighbour_ids: Sequence[int], search_k: int,
-                query_weight: float, recolor: bool, variants: int = 0) -> JobFn:
+                query_weight: Optional[float], recolor: bool, variants: int = 0) -> JobFn:
     """Stylize with ``style`` augmented by the chosen library artworks (ids from a search of
-    ``search_k`` neighbours). ``variants`` > 0: that many results, each augmented by a different
-    subset of the chosen artworks (:func:`atelier.augment.choose_subsets`, seeded by ``opts.seed``)."""
+    ``search_k`` neighbours; ``query_weight`` None: ``AugmentOptions``' default). ``variants`` > 0:
+    that many results, each augmented by a different subset of the chosen artworks
+    (:func:`atelier.augment.choose_subsets`, seeded by ``opts.seed``)."""
     from ..library.augment import AugmentOptions
 
     if not neighbour_ids:
         raise UsageError("choose at least one library artwork to augment the style with")
     per_run = len(neighbour_ids) if not variants else max(1, min(AugmentOptions().neighbours, len(neighbour_ids) - 1))
-    aug = AugmentOptions(neighbours=per_run, recolor=recolor, query_weight=query_weight,
-                         library=str(library)).validate()
-    content, style = shrink(content, opts.size), shrink(style, max(16, round(opts.size * opts.style_scale)))
+    aug = AugmentOptions(neighbours=per_run, recolor=recolor, library=str(library),
+                         query_weight=AugmentOptions.query_weight if query_weight is None else query_weight).validate()
+    content = shrink_long_side(content, opts.size)
+    style = shrink_long_side(style, style_side(opts.size, opts.style_scale))
     wanted = set(neighbour_ids)
 
     def run(ctx: JobContext) -> Outcome:
@@ -158,7 +155,7 @@ def feedforward_job(content: Image.Image, styles: Sequence[Image.Image], method:
     styles = list(styles) if takes_style_images(method) else []  # johnson's, multistyle's styles are in the weights
     opts = FeedForwardOptions(method=method, size=size, alpha=alpha, color=color)
     opts.validate(len(styles))
-    content, styles = shrink(content, size), [shrink(s, size) for s in styles]
+    content, styles = shrink_long_side(content, size), [shrink_long_side(s, size) for s in styles]
 
     def run(ctx: JobContext) -> Outcome:
         from ..feedforward.transfer import transfer

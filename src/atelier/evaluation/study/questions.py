@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from ...base.errors import UsageError
+from ...io.images import IMAGE_SUFFIXES
 
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp"}
+SHOWN_SUFFIXES = IMAGE_SUFFIXES - {".tif", ".tiff"}  # results are sent to browsers as they are: no TIFF
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def _images(folder: Path) -> dict[str, Path]:
         raise UsageError(f"not a folder: {folder}")
     found = {}
     for p in folder.iterdir():
-        real = inside(p, [folder]) if p.suffix.lower() in IMAGE_EXTS else None
+        real = inside(p, [folder]) if p.suffix.lower() in SHOWN_SUFFIXES else None
         if real is not None:  # a symlink out of the folder is not a result of it
             found[p.name] = real
     return found
