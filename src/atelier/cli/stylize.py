@@ -12,7 +12,7 @@ from ..io import samples, starter
 from ..api import stylize
 from ..library.augment import AugmentOptions
 from ..base.errors import UsageError
-from ..feedforward.registry import METHODS as FEEDFORWARD_METHODS
+from ..library.methods import STYLIZE
 from ..feedforward.transfer import SHARED_WITH_GATYS, FeedForwardOptions
 from ..io.grid import make_grid
 from ..io.images import load_image, save_image, to_pil
@@ -45,7 +45,7 @@ def _snapshotter(out: Path, every: int):
 @click.option("--augment", default=0, show_default=True, type=int, metavar="K",
               help="widen the style with its K nearest style-library artworks (docs/library.md); 0: off")
 @dataclass_options(AugmentOptions, exclude=("neighbours", "pool"))
-@click.option("--method", default="gatys", show_default=True, type=click.Choice(("gatys", *FEEDFORWARD_METHODS)),
+@click.option("--method", default="gatys", show_default=True, type=click.Choice(STYLIZE),
               help="gatys (optimization) or a trained feed-forward network, one pass (docs/feedforward.md)")
 @dataclass_options(FeedForwardOptions, exclude=SHARED_WITH_GATYS)
 @click.option("--portrait", is_flag=True,

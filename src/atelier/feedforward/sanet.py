@@ -23,6 +23,7 @@ all five layers: ``L_id2``, lambda 1). As for AdaIN (see :mod:`.adain`), the fea
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -33,9 +34,18 @@ from ..core.losses import content_loss
 from ..core.vgg import VGG
 from .adain import check_encoder, encoder_config, mean_std, style_stats_loss
 from .decoder import Decoder
+from .model import StylizeOptions, Training
 from .normalised_vgg import NormalisedVGG
 
 LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+
+
+@dataclass(frozen=True)
+class SANetOptions(StylizeOptions):
+    """``sanet_w1``, ``sanet_w2``: weights W1, W2 of the relu4_1 and relu5_1 attention branches."""
+
+    sanet_w1: float = 1.0
+    sanet_w2: float = 1.0
 
 
 def normalise(features: torch.Tensor) -> torch.Tensor:
@@ -71,6 +81,9 @@ class SANetModel(nn.Module):
     """SA modules at relu4_1 and relu5_1, the merge conv, and the relu4_1 decoder."""
 
     method = "sanet"
+    needs_style, weights_from, portrait_backend, instant_preview = True, "shipped", True, False
+    training = Training(lr=1e-4)
+    Options = SANetOptions
     style_layers = ("relu4_1", "relu5_1")  # what ``stylize`` needs of each style image
 
     def __init__(self, content_weight: float = 1.0, style_weight: float = 3.0,
@@ -96,11 +109,11 @@ class SANetModel(nn.Module):
         return self.merge(w1 * o4 + w2 * o5)
 
     def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[dict[str, torch.Tensor]],
-                weights: Sequence[float], alpha: float = 1.0, w1: float = 1.0, w2: float = 1.0,
-                **_: float) -> torch.Tensor:
+                weights: Sequence[float], options: SANetOptions = SANetOptions()) -> torch.Tensor:
         """Stylize one content image (H, W multiples of 16) with styles given as their
         ``style_layers`` features, blended in feature space; ``alpha`` blends toward the
         content's own (identity) transform."""
+        alpha, w1, w2 = options.alpha, options.sanet_w1, options.sanet_w2
         fc = vgg(content, self.style_layers)
         t = sum(w * self.transform(fc, s, w1, w2) for s, w in zip(styles, weights))
         if alpha < 1:
