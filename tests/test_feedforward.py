@@ -15,6 +15,7 @@ from atelier.base.errors import UsageError
 from atelier.feedforward import registry
 from atelier.feedforward.adain import adain, mean_std
 from atelier.feedforward.decoder import Decoder, pad_to_multiple
+from atelier.feedforward.model import FeedForwardModel, StylizeOptions, options_for
 from atelier.feedforward.sanet import SANetModel, SANetOptions, StyleAttention
 from atelier.feedforward.transfer import FeedForwardOptions, style_features, stylize_tensor, transfer
 from atelier.feedforward.wct import WCTOptions, whiten_colour
@@ -107,6 +108,18 @@ def test_a_few_training_steps_lower_the_loss_on_a_tiny_batch(method, content_img
     with torch.no_grad():
         after = float(loss())
     assert after < 0.99 * before, (before, after)
+
+
+@pytest.mark.parametrize("method", registry.NAMES)
+def test_every_model_class_declares_the_feedforward_protocol(method):
+    cls = registry.spec(method)
+    model = registry.build(method)
+    assert isinstance(model, FeedForwardModel) and cls.method == model.method == method
+    assert (cls.training is None) == (cls.weights_from == "pretrained")  # what is not trained here is pretrained
+    assert issubclass(cls.Options, StylizeOptions)
+    opts = options_for(model, FeedForwardOptions(method=method, alpha=0.25, sanet_w2=0.5, wct_levels=(2, 1)))
+    assert type(opts) is cls.Options and opts.alpha == 0.25
+    assert registry.build(method, **model.config()).config() == model.config()
 
 
 def test_checkpoint_round_trip_is_exact(tmp_path):

@@ -61,3 +61,17 @@ def test_there_are_modules_to_scan():
 def test_no_module_outside_feedforward_branches_on_a_model_name(path):
     found = offences(path.read_text(encoding="utf-8"))
     assert not found, f"{path.relative_to(PACKAGE)}: {found} (ask registry.spec(name) instead)"
+
+
+def test_one_registry_of_method_names_feeds_the_cli_the_web_portrait_and_evaluate():
+    from atelier.cli.stylize import stylize_cmd
+    from atelier.evaluation.runner import EvalOptions
+    from atelier.library import methods
+    from atelier.portrait.mode import BACKENDS
+
+    assert methods.METHODS == ("gatys", "augmented", *registry.NAMES)
+    choices = next(p for p in stylize_cmd.params if p.name == "method").type.choices
+    assert tuple(choices) == methods.STYLIZE == ("gatys", *registry.NAMES)
+    assert tuple(EvalOptions().methods) == methods.COMPARED == ("gatys", "augmented", "adain", "wct", "sanet", "ghiasi")
+    assert BACKENDS == methods.PORTRAIT_BACKENDS == ("gatys", "sanet", "ghiasi")
+    assert methods.INSTANT == "ghiasi" and registry.trainable() == ("adain", "wct", "sanet", "johnson")

@@ -76,12 +76,12 @@ class Johnson(nn.Module):
 
     def __init__(self, style_weight: float = 1.0, tv_weight: float = 0.0, width: int = 32, residuals: int = 5):
         super().__init__()
-        self.settings = {"style_weight": style_weight, "tv_weight": tv_weight, "width": width, "residuals": residuals}
+        self._config = {"style_weight": style_weight, "tv_weight": tv_weight, "width": width, "residuals": residuals}
         self.net = TransformerNet(width, residuals)
         self._style: Optional[tuple[torch.Tensor, dict[str, torch.Tensor]]] = None
 
     def config(self) -> dict:
-        return dict(self.settings)
+        return dict(self._config)
 
     @staticmethod
     def builtin_style(card: dict[str, Any]) -> str:
@@ -112,6 +112,6 @@ class Johnson(nn.Module):
         l_c = content_loss(feats[CONTENT_LAYER], fc)
         l_s = sum(gram_loss(gram(feats[k]), targets[k].expand(len(out), -1, -1)) for k in STYLE_LAYERS) / len(STYLE_LAYERS)
         l_tv = tv_loss(out)
-        s = self.settings
+        s = self._config
         total = l_c + s["style_weight"] * l_s + s["tv_weight"] * l_tv
         return {"loss": total, "content": l_c, "style": l_s, "tv": l_tv}

@@ -57,7 +57,7 @@ class MultiStyle(nn.Module):
     """The 26-style network; ``stylize`` takes ``style_index`` (see :func:`parse_style_index`)."""
 
     method = "multistyle"
-    needs_style, weights_from, portrait_backend, instant_preview = False, "pretrained", False, False  # styles in weights
+    needs_style, weights_from, portrait_backend, instant_preview = False, "pretrained", False, False  # styles built in
     training: Training | None = None  # pretrained; no training in Atelier
     Options = MultiStyleOptions
     style_layers: tuple[str, ...] = ()

@@ -91,7 +91,7 @@ class SANetModel(nn.Module):
         super().__init__()
         self.encoder_kind = check_encoder(encoder)
         self.encoder = NormalisedVGG(5) if encoder == "normalised" else None  # as in AdaIN
-        self.weights = {"content_weight": content_weight, "style_weight": style_weight,
+        self._config = {"content_weight": content_weight, "style_weight": style_weight,
                         "identity1": identity1, "identity2": identity2}
         self.sa4 = StyleAttention(512)
         self.sa5 = StyleAttention(512)
@@ -99,7 +99,7 @@ class SANetModel(nn.Module):
         self.decoder = Decoder(4, scaled=encoder == "caffe", full=encoder == "normalised")
 
     def config(self) -> dict:
-        return {**self.weights, **encoder_config(self.encoder_kind)}
+        return {**self._config, **encoder_config(self.encoder_kind)}
 
     def transform(self, content: dict[str, torch.Tensor], style: dict[str, torch.Tensor],
                   w1: float = 1.0, w2: float = 1.0) -> torch.Tensor:
@@ -131,7 +131,7 @@ class SANetModel(nn.Module):
         l_id1 = F.mse_loss(icc.float(), content) + F.mse_loss(iss.float(), style)
         fcc, fss = vgg(icc, LAYERS), vgg(iss, LAYERS)
         l_id2 = sum(content_loss(fcc[k], fc[k]) + content_loss(fss[k], fs[k]) for k in LAYERS)
-        w = self.weights
+        w = self._config
         total = (w["content_weight"] * l_c + w["style_weight"] * l_s
                  + w["identity1"] * l_id1 + w["identity2"] * l_id2)
         return {"loss": total, "content": l_c, "style": l_s, "identity1": l_id1, "identity2": l_id2}

@@ -76,7 +76,8 @@ def plan_job(studio: Studio, req: JobRequest, session: str) -> tuple[JobFn, dict
             return gatys_job(content, images, sopts, out, extra, portrait=req.method), info
         if req.portrait or req.augment or req.refine:
             raise UsageError(f"{req.method} runs in one pass: portrait mode (except with "
-                             f"{' or '.join(PORTRAIT_FEEDFORWARD)}), the style library and refining need the gatys method")
+                             f"{' or '.join(PORTRAIT_FEEDFORWARD)}), the style library and refining need the "
+                             "gatys method")
         alpha = min(1.0, req.strength)  # feed-forward style strength is a blend factor in [0, 1]
         return feedforward_job(content, images, req.method, sopts.size, alpha, req.color, out, extra), info
     if req.refine:
