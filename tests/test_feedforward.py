@@ -15,11 +15,11 @@ from atelier.base.errors import UsageError
 from atelier.feedforward import registry
 from atelier.feedforward.adain import adain, mean_std
 from atelier.feedforward.decoder import Decoder, pad_to_multiple
-from atelier.feedforward.sanet import SANetModel, StyleAttention
+from atelier.feedforward.model import FeedForwardModel, StylizeOptions, options_for
+from atelier.feedforward.sanet import SANetModel, SANetOptions, StyleAttention
 from atelier.feedforward.transfer import FeedForwardOptions, style_features, stylize_tensor, transfer
-from atelier.feedforward.wct import whiten_colour
+from atelier.feedforward.wct import WCTOptions, whiten_colour
 from atelier.io.images import to_tensor
-from atelier.feedforward.train import LEARNING_RATES
 from atelier.core.vgg import load_vgg
 
 
@@ -73,7 +73,7 @@ def test_sanet_attention_rows_sum_to_one_and_shapes_hold_for_non_square_inputs()
     with torch.no_grad():
         vgg = load_vgg()
         style = vgg(torch.rand(1, 3, 64, 32), model.style_layers)
-        out = model.stylize(vgg, torch.rand(1, 3, 48, 80), [style], [1.0], w1=1.0, w2=0.5)
+        out = model.stylize(vgg, torch.rand(1, 3, 48, 80), [style], [1.0], SANetOptions(sanet_w1=1.0, sanet_w2=0.5))
     assert out.shape == (1, 3, 48, 80)
 
 
@@ -87,14 +87,14 @@ def test_decoder_inverts_the_encoder_resolution(level):
         assert Decoder(level)(vgg(x, [layer])[layer]).shape == x.shape
 
 
-@pytest.mark.parametrize("method", registry.TRAINABLE)
+@pytest.mark.parametrize("method", registry.trainable())
 def test_a_few_training_steps_lower_the_loss_on_a_tiny_batch(method, content_img, style_img):
     torch.manual_seed(0)
     vgg = load_vgg()
     model = registry.build(method)
     content = to_tensor(content_img.resize((48, 48)))
     style = None if method == "wct" else to_tensor(style_img.resize((48, 48)))
-    opt = torch.optim.Adam(model.parameters(), lr=LEARNING_RATES[method])
+    opt = torch.optim.Adam(model.parameters(), lr=registry.spec(method).training.lr)
 
     def loss() -> torch.Tensor:
         return model.training_loss(vgg, content, style)["loss"]
@@ -108,6 +108,18 @@ def test_a_few_training_steps_lower_the_loss_on_a_tiny_batch(method, content_img
     with torch.no_grad():
         after = float(loss())
     assert after < 0.99 * before, (before, after)
+
+
+@pytest.mark.parametrize("method", registry.NAMES)
+def test_every_model_class_declares_the_feedforward_protocol(method):
+    cls = registry.spec(method)
+    model = registry.build(method)
+    assert isinstance(model, FeedForwardModel) and cls.method == model.method == method
+    assert (cls.training is None) == (cls.weights_from == "pretrained")  # what is not trained here is pretrained
+    assert issubclass(cls.Options, StylizeOptions)
+    opts = options_for(model, FeedForwardOptions(method=method, alpha=0.25, sanet_w2=0.5, wct_levels=(2, 1)))
+    assert type(opts) is cls.Options and opts.alpha == 0.25
+    assert registry.build(method, **model.config()).config() == model.config()
 
 
 def test_checkpoint_round_trip_is_exact(tmp_path):
@@ -148,7 +160,7 @@ def tiny_models(tmp_path_factory):
     """Untrained checkpoints of every method (the CLI plumbing does not depend on training)."""
     folder = tmp_path_factory.mktemp("models")
     torch.manual_seed(0)
-    return {m: registry.save(registry.build(m), folder / f"{m}.safetensors", {"steps": 0}) for m in registry.METHODS}
+    return {m: registry.save(registry.build(m), folder / f"{m}.safetensors", {"steps": 0}) for m in registry.NAMES}
 
 
 @pytest.fixture()
@@ -163,11 +175,11 @@ def _run(*args: str):
     return CliRunner().invoke(main, list(map(str, args)))
 
 
-@pytest.mark.parametrize("method", registry.METHODS)
+@pytest.mark.parametrize("method", registry.NAMES)
 def test_every_method_runs_end_to_end_from_the_cli(method, tiny_models, images, tmp_path, content_img):
     out = tmp_path / f"{method}.png"
     extra = ["--sanet-w1", "0.5", "--sanet-w2", "1.5"] if method == "sanet" else []
-    styles = [images[1]] if registry.takes_style_images(method) else []
+    styles = [images[1]] if registry.spec(method).needs_style else []
     res = _run("transfer", images[0], *styles, "--method", method, "--model", tiny_models[method],
                "--alpha", "0.8", "--size", "64", *extra, "-o", out)
     assert res.exit_code == 0, res.output
@@ -206,13 +218,13 @@ def test_wct_levels_choose_the_transformed_levels(content_img, style_img):
     vgg, c, s = load_vgg(), to_tensor(content_img)[..., :64, :64], to_tensor(style_img)[..., :64, :64]
     feats = vgg(s, full.style_layers)
     with torch.no_grad():
-        deep = full.stylize(vgg, c, [feats], [1.0], levels=(4,))
+        deep = full.stylize(vgg, c, [feats], [1.0], WCTOptions(wct_levels=(4,)))
         all_five = full.stylize(vgg, c, [feats], [1.0])
         only4.decoders.load_state_dict({k: v for k, v in full.decoders.state_dict().items() if k.startswith("relu4_1.")})
         assert torch.allclose(deep, only4.stylize(vgg, c, [feats], [1.0]))  # level 4 alone, same decoder
     assert not torch.allclose(deep, all_five)
     with pytest.raises(UsageError, match=r"no decoder for level\(s\) \[3\]"):
-        only4.stylize(vgg, c, [feats], [1.0], levels=(4, 3))
+        only4.stylize(vgg, c, [feats], [1.0], WCTOptions(wct_levels=(4, 3)))
 
 
 @pytest.mark.parametrize("args, message", [
@@ -259,12 +271,12 @@ def test_stylize_method_dispatches_to_feed_forward(tiny_models, images, tmp_path
 
 def test_a_missing_shipped_model_says_how_to_train_one(monkeypatch, tmp_path):
     monkeypatch.setattr(registry, "shipped_path", lambda method: tmp_path / f"{method}.safetensors")
-    for method in registry.TRAINABLE:
+    for method in registry.trainable():
         with pytest.raises(UsageError, match=f"no {method} model ships with this install.*atelier train {method}"):
             registry.load(method)
 
 
-@pytest.mark.parametrize("method", registry.TRAINABLE)
+@pytest.mark.parametrize("method", registry.trainable())
 def test_shipped_models_load_and_have_honest_cards(method):
     model = registry.load(method)
     card = registry.read_card(registry.shipped_path(method))

@@ -22,6 +22,7 @@ from atelier.io import samples
 from atelier.cli import main
 from atelier.base.errors import UsageError
 from atelier.feedforward import ghiasi, registry
+from atelier.feedforward.conditional import ShiftOptions
 from atelier.feedforward.multistyle import NUM_STYLES, parse_style_index
 from atelier.feedforward.sheet import multistyle_sheet
 from atelier.feedforward.transfer import FeedForwardOptions, clear_style_cache, encoded_style, stylize_tensor, transfer
@@ -148,7 +149,7 @@ def test_alpha_interpolates_the_style_codes_as_in_the_paper(model, painting):
     content = to_tensor(samples.content("astronaut").convert("RGB").resize((64, 64)))
     with torch.no_grad():
         z_style, z_own = model.encode_style(painting), model.encode_style(content)
-        half = model.stylize(None, content, [z_style], [1.0], alpha=0.5)
+        half = model.stylize(None, content, [z_style], [1.0], ShiftOptions(alpha=0.5))
         expected = model.transformer(content, 0.5 * z_style + 0.5 * z_own)
     assert torch.allclose(half, expected, atol=1e-6)
 

@@ -22,7 +22,7 @@ from atelier.library.augment import AugmentOptions
 from atelier.library.descriptors import DescriptorConfig
 from atelier.base.errors import AtelierError
 from atelier.evaluation.runner import EvalOptions
-from atelier.feedforward.registry import METHODS
+from atelier.library.methods import METHODS
 from atelier.feedforward.transfer import FeedForwardOptions
 from atelier.io.images import load_image
 from atelier.core.options import PRESETS, StyleOptions

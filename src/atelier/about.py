@@ -56,9 +56,9 @@ def model_summary(method: str) -> dict[str, Any]:
     """A shipped model's file and the training summary from its card; pretrained methods
     (weights read from another installed package) report their card and source instead."""
     path = registry.shipped_path(method)
-    if method not in registry.TRAINABLE:
+    if registry.spec(method).weights_from == "pretrained":
         card = registry.read_card(path) if registry.card_path(path).is_file() else {}
-        files = [Path(f) for f in registry.model_class(method).pretrained_files()] if registry.has_weights(method) else []
+        files = [Path(f) for f in registry.spec(method).pretrained_files()] if registry.has_weights(method) else []
         return {"method": method, "shipped": bool(files), "path": " ".join(map(str, files)),
                 "bytes": sum(f.stat().st_size for f in files if f.is_file()),
                 "trained": f"pretrained: {card.get('trained_by', '?')}; {card.get('weights_from', '?')}",
@@ -97,7 +97,7 @@ def report() -> dict[str, Any]:
         "versions": versions,
         "platform": f"{platform.system()} {platform.machine()}",
         "compute": device_info(),
-        "models": [model_summary(m) for m in registry.METHODS],
+        "models": [model_summary(m) for m in registry.NAMES],
         "starter": {**disk_usage(starter.directory()), "paintings": len(starter.paintings())},
         "library": library_info(),
         "starter_library": disk_usage(starter_library.path()),

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ..feedforward.registry import takes_style_images
+from ..feedforward import registry
 from ..feedforward.transfer import FeedForwardOptions, transfer
 from .common import STDIO, announce, check_output, dataclass_from_kwargs, dataclass_options, json_option, read_content, write_result
 
@@ -25,7 +25,7 @@ def transfer_cmd(content: str, styles: tuple[str, ...], output: str, quiet: bool
     built-in styles of `--method multistyle --style-index N|N:w,M:w` (no STYLE needed for these two)."""
     opts = dataclass_from_kwargs(FeedForwardOptions, kwargs)
     out = check_output(output, as_json)
-    ignored = not takes_style_images(opts.method) and bool(styles)
+    ignored = not registry.spec(opts.method).needs_style and bool(styles)
     img = transfer(read_content(content), [] if ignored else list(styles), opts)
     write_result(img, out, {"content": "stdin"} if content == STDIO else None)
     if ignored:

@@ -16,7 +16,7 @@ def _sha256(path: str) -> str:
 
 
 @click.command("import-weights")
-@click.argument("method", type=click.Choice(official.METHODS))
+@click.argument("method", type=click.Choice(official.IMPORTABLE))
 @click.argument("files", type=str, nargs=-1, required=True)
 @click.option("-o", "--output", required=True, help="Atelier model file to write (.safetensors)")
 def import_weights_cmd(method: str, files: tuple[str, ...], output: str) -> None:
@@ -35,7 +35,8 @@ def import_weights_cmd(method: str, files: tuple[str, ...], output: str) -> None
             "encoder": "normalised VGG19 (held in this file)",
             "notes": "Weights are the original authors' (see their licence); stored in fp16."}
     registry.save(model, out, card)
-    levels = f" (levels {', '.join(map(str, model.levels))})" if method == "wct" else ""
+    levels = model.config().get("levels")  # the decoder levels of a multi-level model (wct)
+    levels = f" (levels {', '.join(map(str, levels))})" if levels else ""
     click.echo(f"wrote {out}{levels}; use it with `atelier transfer ... --method {method} --model {out}`")
 
 

@@ -12,7 +12,7 @@ from ..api import stylize
 from ..library.augment import AugmentOptions
 from ..base.checks import check_range
 from ..base.errors import UsageError
-from ..feedforward.registry import METHODS as FEEDFORWARD_METHODS
+from ..library.methods import STYLIZE
 from ..feedforward.transfer import SHARED_WITH_GATYS, FeedForwardOptions
 from ..io.grid import make_grid
 from ..io.images import load_image, save_image, to_pil
@@ -37,7 +37,7 @@ def _snapshotter(out: Path, every: int):
 
 style_flags = dataclass_options(StyleOptions)
 _method_option = click.option(
-    "--method", default="gatys", show_default=True, type=click.Choice(("gatys", *FEEDFORWARD_METHODS)),
+    "--method", default="gatys", show_default=True, type=click.Choice(STYLIZE),
     help="gatys (optimization) or a trained feed-forward network, one pass (docs/feedforward.md)")
 _feedforward_flags = dataclass_options(FeedForwardOptions, exclude=SHARED_WITH_GATYS)
 

@@ -6,13 +6,13 @@ from typing import Any
 
 import click
 
-from ..feedforward.registry import TRAINABLE
+from ..feedforward import registry
 from ..feedforward.train import TrainOptions, train
 from .common import dataclass_from_kwargs, dataclass_options
 
 
 @click.command("train")
-@click.argument("method", type=click.Choice(TRAINABLE))
+@click.argument("method", type=click.Choice(registry.trainable()))
 @click.option("-q", "--quiet", is_flag=True, help="no per-step log lines")
 @dataclass_options(TrainOptions)
 def train_cmd(method: str, quiet: bool, **kwargs: Any) -> None:

@@ -24,6 +24,7 @@ from torch import nn
 from ..core.losses import content_loss
 from ..core.vgg import VGG
 from .decoder import Decoder
+from .model import StylizeOptions, Training
 from .normalised_vgg import NormalisedVGG
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
@@ -75,6 +76,9 @@ class AdaIN(nn.Module):
     by :mod:`.official`) and ``stylize`` uses it instead of the VGG it is given."""
 
     method = "adain"
+    needs_style, weights_from, portrait_backend, instant_preview = True, "shipped", False, False
+    training = Training(lr=1e-4)
+    Options = StylizeOptions
     layer = "relu4_1"
     style_layers = (layer,)  # what ``stylize`` needs of each style image
 
@@ -88,10 +92,11 @@ class AdaIN(nn.Module):
         return {"style_weight": self.style_weight, **encoder_config(self.encoder_kind)}
 
     def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[dict[str, torch.Tensor]],
-                weights: Sequence[float], alpha: float = 1.0, **_: float) -> torch.Tensor:
+                weights: Sequence[float], options: StylizeOptions = StylizeOptions()) -> torch.Tensor:
         """Stylize a 1 x 3 x H x W content image (H, W multiples of 8) with blended styles,
         given as their ``style_layers`` features: the decoder inverts the relu4_1 target
         ``alpha * sum_k w_k AdaIN(f(c), f(s_k)) + (1 - alpha) f(c)``."""
+        alpha = options.alpha
         fc = vgg(content, [self.layer])[self.layer].float()
         mixed = sum(w * adain(fc, s[self.layer]) for s, w in zip(styles, weights))
         return self.decoder(alpha * mixed + (1 - alpha) * fc)

@@ -22,13 +22,23 @@ of the strides (a periodic-artefact score of ~10 at 512 px, see :mod:`atelier.me
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .model import StylizeOptions
+
 EPS = 1e-5
+
+
+@dataclass(frozen=True)
+class ShiftOptions(StylizeOptions):
+    """``shifts``: average the network over 1, 4 or 16 translations of its stride grid (:func:`shift_average`)."""
+
+    shifts: int = 1
 
 
 SHIFTS = {1: ((0, 0),), 4: ((0, 0), (0, 2), (2, 0), (2, 2)), 16: tuple((a, b) for a in range(4) for b in range(4))}

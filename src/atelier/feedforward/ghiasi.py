@@ -25,7 +25,8 @@ from torch import nn
 
 from ..base.errors import UsageError
 from ..core.vgg import VGG
-from .conditional import StyleTransformer, shift_average
+from .conditional import ShiftOptions, StyleTransformer, shift_average
+from .model import Training
 from .onnx_import import read_graph
 
 CODE_DIM = 100
@@ -102,6 +103,9 @@ class Ghiasi(nn.Module):
     """Style predictor + conditional style transformer (no training in Atelier: Magenta's weights)."""
 
     method = "ghiasi"
+    needs_style, weights_from, portrait_backend, instant_preview = True, "pretrained", True, True
+    training: Training | None = None  # Magenta's weights; no training in Atelier
+    Options = ShiftOptions
     style_layers: tuple[str, ...] = ()  # styles are encoded by ``encode_style``, not by VGG
 
     def __init__(self):
@@ -137,9 +141,10 @@ class Ghiasi(nn.Module):
         return self.predictor(style).float()
 
     def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[torch.Tensor], weights: Sequence[float],
-                alpha: float = 1.0, shifts: int = 1, **_: object) -> torch.Tensor:
+                options: ShiftOptions = ShiftOptions()) -> torch.Tensor:
         """Stylize N x 3 x H x W content (H, W multiples of 4) with the blend of style codes
         ``styles``, averaged over ``shifts`` translations (:func:`.conditional.shift_average`)."""
+        alpha, shifts = options.alpha, options.shifts
         code = sum(w * z for z, w in zip(styles, weights))
         if alpha < 1:
             code = alpha * code + (1 - alpha) * self.encode_style(content)

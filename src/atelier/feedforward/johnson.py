@@ -13,7 +13,8 @@ against the style image's Grams, plus optional total variation.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from pathlib import Path
+from typing import Any, Optional, Sequence
 
 import torch
 from torch import nn
@@ -21,6 +22,7 @@ from torch import nn
 from ..core.losses import content_loss, gram, gram_loss, tv_loss
 from ..core.options import PRESETS
 from ..core.vgg import VGG
+from .model import StylizeOptions, Training
 
 CONTENT_LAYER = "relu4_2"
 STYLE_LAYERS = PRESETS["classic"]["style_layers"]
@@ -67,23 +69,31 @@ class Johnson(nn.Module):
     """A TransformerNet plus the loss that trains it for one style image."""
 
     method = "johnson"
-    style_layers: tuple[str, ...] = ()  # the style is in the weights
-    takes_style_images = False
+    needs_style, weights_from, portrait_backend, instant_preview = False, "shipped", False, False  # style in weights
+    training = Training(lr=1e-3, style_data="image")
+    Options = StylizeOptions
+    style_layers: tuple[str, ...] = ()
 
     def __init__(self, style_weight: float = 1.0, tv_weight: float = 0.0, width: int = 32, residuals: int = 5):
         super().__init__()
-        self.settings = {"style_weight": style_weight, "tv_weight": tv_weight, "width": width, "residuals": residuals}
+        self._config = {"style_weight": style_weight, "tv_weight": tv_weight, "width": width, "residuals": residuals}
         self.net = TransformerNet(width, residuals)
         self._style: Optional[tuple[torch.Tensor, dict[str, torch.Tensor]]] = None
 
     def config(self) -> dict:
-        return dict(self.settings)
+        return dict(self._config)
+
+    @staticmethod
+    def builtin_style(card: dict[str, Any]) -> str:
+        """The trained style's name, from the style image named in the model ``card``."""
+        image = (card.get("style_data") or {}).get("image", "")
+        return Path(image).stem.replace("__", ": ").replace("_", " ") or "its trained style"
 
     def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[dict[str, torch.Tensor]] = (),
-                weights: Sequence[float] = (), alpha: float = 1.0, **_: float) -> torch.Tensor:
+                weights: Sequence[float] = (), options: StylizeOptions = StylizeOptions()) -> torch.Tensor:
         """The learned style applied to ``content``; ``alpha`` < 1 mixes the content back in
         (pixel space). ``styles`` are ignored: the style is in the weights."""
-        out = self.net(content)
+        out, alpha = self.net(content), options.alpha
         return alpha * out + (1 - alpha) * content if alpha < 1 else out
 
     def _style_grams(self, vgg: VGG, style: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -102,6 +112,6 @@ class Johnson(nn.Module):
         l_c = content_loss(feats[CONTENT_LAYER], fc)
         l_s = sum(gram_loss(gram(feats[k]), targets[k].expand(len(out), -1, -1)) for k in STYLE_LAYERS) / len(STYLE_LAYERS)
         l_tv = tv_loss(out)
-        s = self.settings
+        s = self._config
         total = l_c + s["style_weight"] * l_s + s["tv_weight"] * l_tv
         return {"loss": total, "content": l_c, "style": l_s, "tv": l_tv}

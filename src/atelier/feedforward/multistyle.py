@@ -11,15 +11,17 @@ are mixed, by a weight vector ``w`` over the 26 styles (scale ``= w @ gammas``, 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
 
 import torch
 from torch import nn
 
 from ..base.errors import UsageError
 from ..core.vgg import VGG
-from .conditional import StyleTransformer, shift_average
+from .conditional import ShiftOptions, StyleTransformer, shift_average
 from .ghiasi import package_model
+from .model import Training
 from .onnx_import import read_graph
 
 NUM_STYLES = 26
@@ -44,12 +46,21 @@ def parse_style_index(spec: Optional[str | int], n: int = NUM_STYLES) -> torch.T
     return w / w.sum()
 
 
+@dataclass(frozen=True)
+class MultiStyleOptions(ShiftOptions):
+    """``style_index``: a built-in style 0-25 or a mix such as ``3:0.5,12:0.5`` (None: style 0)."""
+
+    style_index: str | None = None
+
+
 class MultiStyle(nn.Module):
     """The 26-style network; ``stylize`` takes ``style_index`` (see :func:`parse_style_index`)."""
 
     method = "multistyle"
+    needs_style, weights_from, portrait_backend, instant_preview = False, "pretrained", False, False  # styles built in
+    training: Training | None = None  # pretrained; no training in Atelier
+    Options = MultiStyleOptions
     style_layers: tuple[str, ...] = ()
-    takes_style_images = False  # the styles are in the weights
 
     def __init__(self):
         super().__init__()
@@ -70,11 +81,17 @@ class MultiStyle(nn.Module):
         load_multistyle(model.transformer, *cls.pretrained_files())
         return model
 
+    @staticmethod
+    def builtin_style(card: dict[str, Any]) -> str:
+        """What ``stylize`` paints by default (``card`` is not needed: the styles have indices, not names)."""
+        return f"built-in style 0 of {NUM_STYLES}"
+
     def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[object] = (), weights: Sequence[float] = (),
-                alpha: float = 1.0, style_index: Optional[str] = None, shifts: int = 1, **_: object) -> torch.Tensor:
+                options: MultiStyleOptions = MultiStyleOptions()) -> torch.Tensor:
         """N x 3 x H x W content (H, W multiples of 4) in the mix ``style_index`` of built-in styles,
         averaged over ``shifts`` translations; ``alpha`` < 1 mixes the content back in (pixels)."""
-        w = parse_style_index(style_index).to(content.device)
+        alpha, shifts = options.alpha, options.shifts
+        w = parse_style_index(options.style_index).to(content.device)
         out = shift_average(self.transformer, content, w.expand(len(content), -1), shifts)
         return alpha * out + (1 - alpha) * content if alpha < 1 else out
 

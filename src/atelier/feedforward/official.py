@@ -30,7 +30,7 @@ from . import registry
 from .decoder import Decoder, relu_layer
 from .normalised_vgg import NormalisedVGG, convs_up_to
 
-METHODS = ("adain", "sanet", "wct")
+IMPORTABLE = ("adain", "sanet", "wct")  # methods whose authors released checkpoints
 DECODER_LEVEL = {64: 1, 128: 2, 256: 3}  # first conv's input channels -> level (512: 4 or 5)
 SANET_PARTS = {"f": "f", "g": "g", "h": "h", "out_conv": "out"}  # official name -> ours
 
@@ -100,8 +100,8 @@ def fill_decoder(decoder: Decoder, convs: Sequence[tuple[torch.Tensor, torch.Ten
 
 def convert(method: str, files: Sequence[str | os.PathLike]) -> nn.Module:
     """An Atelier ``method`` model (``encoder="normalised"``) from the authors' checkpoint ``files``."""
-    if method not in METHODS:
-        raise UsageError(f"import-weights converts {', '.join(METHODS)}, not {method!r}")
+    if method not in IMPORTABLE:
+        raise UsageError(f"import-weights converts {', '.join(IMPORTABLE)}, not {method!r}")
     parts: dict[str, list[tuple[Path, dict[str, torch.Tensor]]]] = {"encoder": [], "decoder": [], "sanet": []}
     for f in files:
         state = read_state(f)

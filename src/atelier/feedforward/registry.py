@@ -4,9 +4,11 @@ Weights live in ``.safetensors`` files stored in fp16, with the method name, for
 and constructor config in the header, and a JSON *model card* beside them
 (``NAME.safetensors`` -> ``NAME.json``). Models shipped with Atelier sit in
 ``atelier/models/``; ``load(method)`` finds them there, ``load(method, path)`` takes any file.
-A model class with a ``pretrained()`` classmethod (ghiasi, multistyle) builds its default
-weights itself, from another installed package; its card still sits in ``atelier/models/``.
-A class whose ``takes_style_images`` is False has its style(s) in its weights.
+Every model class implements :class:`.model.FeedForwardModel` and declares its facts;
+``spec(method)`` is that class, so callers ask it (``spec(m).needs_style``, ``spec(m).training``)
+instead of comparing names. A class whose ``weights_from`` is ``"pretrained"`` (ghiasi,
+multistyle) builds its default weights itself with its ``pretrained()`` classmethod, from another
+installed package; its card still sits in ``atelier/models/``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from torch import nn
 
 from ..base.errors import UsageError
 from ..io.images import write_json
+from .model import FeedForwardModel
 
 FORMAT = "1"
 MODELS = {  # method -> "module:Class" (imported on first use)
@@ -36,28 +39,34 @@ MODELS = {  # method -> "module:Class" (imported on first use)
     "ghiasi": "atelier.feedforward.ghiasi:Ghiasi",
     "multistyle": "atelier.feedforward.multistyle:MultiStyle",
 }
-METHODS = tuple(MODELS)
-TRAINABLE = ("adain", "wct", "sanet", "johnson")  # what `atelier train` can train
+NAMES = tuple(MODELS)  # every feed-forward method
 
 
-def model_class(method: str) -> type[nn.Module]:
-    """The ``nn.Module`` class implementing ``method``; ``UsageError`` for unknown names."""
+def spec(method: str) -> type[FeedForwardModel]:
+    """The model class implementing ``method`` (its declarations: :class:`.model.FeedForwardModel`);
+    ``UsageError`` for unknown names."""
     if method not in MODELS:
-        raise UsageError(f"unknown feed-forward method {method!r}; choose from {', '.join(METHODS)}")
+        raise UsageError(f"unknown feed-forward method {method!r}; choose from {', '.join(NAMES)}")
     module, name = MODELS[method].split(":")
     return getattr(importlib.import_module(module), name)
 
 
-def takes_style_images(method: str) -> bool:
-    """False for methods whose styles are built into their weights (johnson, multistyle)."""
-    return getattr(model_class(method), "takes_style_images", True)
+def names(**declared: Any) -> tuple[str, ...]:
+    """The methods whose classes declare these values, e.g. ``names(needs_style=True)``."""
+    return tuple(m for m in NAMES if all(getattr(spec(m), k) == v for k, v in declared.items()))
+
+
+def trainable() -> tuple[str, ...]:
+    """The methods ``atelier train`` trains (those declaring a ``training`` recipe)."""
+    return tuple(m for m in NAMES if spec(m).training is not None)
 
 
 def has_weights(method: str) -> bool:
     """Whether ``load(method)`` finds default weights in this installation."""
-    if hasattr(model_class(method), "pretrained"):
+    cls = spec(method)
+    if cls.weights_from == "pretrained":
         try:
-            model_class(method).pretrained_files()
+            cls.pretrained_files()
         except UsageError:
             return False
         return True
@@ -66,7 +75,7 @@ def has_weights(method: str) -> bool:
 
 def build(method: str, **config: Any) -> nn.Module:
     """A freshly initialised model for ``method`` with constructor ``config``."""
-    return model_class(method)(**config)
+    return spec(method)(**config)
 
 
 def card_path(path: Path) -> Path:
@@ -98,10 +107,10 @@ def save(model: nn.Module, path: str | os.PathLike, card: Optional[dict[str, Any
 
 
 def _how_to_train(method: str) -> str:
-    if method not in TRAINABLE:
+    training = spec(method).training
+    if training is None:
         return f"{method} uses pretrained weights (see docs/feedforward.md)"
-    style = "--style STYLE_IMAGE" if method == "johnson" else "--style DIR"
-    style = "" if method == "wct" else " " + style
+    style = {"image": " --style STYLE_IMAGE", "folders": " --style DIR", None: ""}[training.style_data]
     return f"train one with `atelier train {method} --content DIR{style}` and pass --model PATH"
 
 
@@ -111,8 +120,8 @@ def load(method: str, path: Optional[str | os.PathLike] = None, device: str | to
     Raises ``UsageError`` with a one-line explanation when the file is missing, unreadable,
     made for another method or format, or does not fit the architecture.
     """
-    cls = model_class(method)
-    if path is None and hasattr(cls, "pretrained"):
+    cls = spec(method)
+    if path is None and cls.weights_from == "pretrained":
         return cls.pretrained().to(device).eval().requires_grad_(False)
     p = Path(path) if path is not None else shipped_path(method)
     if not p.is_file():

@@ -23,6 +23,7 @@ all five layers: ``L_id2``, lambda 1). As for AdaIN (see :mod:`.adain`), the fea
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -33,9 +34,18 @@ from ..core.losses import content_loss
 from ..core.vgg import VGG
 from .adain import check_encoder, encoder_config, mean_std, style_stats_loss
 from .decoder import Decoder
+from .model import StylizeOptions, Training
 from .normalised_vgg import NormalisedVGG
 
 LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+
+
+@dataclass(frozen=True)
+class SANetOptions(StylizeOptions):
+    """``sanet_w1``, ``sanet_w2``: weights W1, W2 of the relu4_1 and relu5_1 attention branches."""
+
+    sanet_w1: float = 1.0
+    sanet_w2: float = 1.0
 
 
 def normalise(features: torch.Tensor) -> torch.Tensor:
@@ -71,6 +81,9 @@ class SANetModel(nn.Module):
     """SA modules at relu4_1 and relu5_1, the merge conv, and the relu4_1 decoder."""
 
     method = "sanet"
+    needs_style, weights_from, portrait_backend, instant_preview = True, "shipped", True, False
+    training = Training(lr=1e-4)
+    Options = SANetOptions
     style_layers = ("relu4_1", "relu5_1")  # what ``stylize`` needs of each style image
 
     def __init__(self, content_weight: float = 1.0, style_weight: float = 3.0,
@@ -78,7 +91,7 @@ class SANetModel(nn.Module):
         super().__init__()
         self.encoder_kind = check_encoder(encoder)
         self.encoder = NormalisedVGG(5) if encoder == "normalised" else None  # as in AdaIN
-        self.weights = {"content_weight": content_weight, "style_weight": style_weight,
+        self._config = {"content_weight": content_weight, "style_weight": style_weight,
                         "identity1": identity1, "identity2": identity2}
         self.sa4 = StyleAttention(512)
         self.sa5 = StyleAttention(512)
@@ -86,7 +99,7 @@ class SANetModel(nn.Module):
         self.decoder = Decoder(4, scaled=encoder == "caffe", full=encoder == "normalised")
 
     def config(self) -> dict:
-        return {**self.weights, **encoder_config(self.encoder_kind)}
+        return {**self._config, **encoder_config(self.encoder_kind)}
 
     def transform(self, content: dict[str, torch.Tensor], style: dict[str, torch.Tensor],
                   w1: float = 1.0, w2: float = 1.0) -> torch.Tensor:
@@ -96,11 +109,11 @@ class SANetModel(nn.Module):
         return self.merge(w1 * o4 + w2 * o5)
 
     def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[dict[str, torch.Tensor]],
-                weights: Sequence[float], alpha: float = 1.0, w1: float = 1.0, w2: float = 1.0,
-                **_: float) -> torch.Tensor:
+                weights: Sequence[float], options: SANetOptions = SANetOptions()) -> torch.Tensor:
         """Stylize one content image (H, W multiples of 16) with styles given as their
         ``style_layers`` features, blended in feature space; ``alpha`` blends toward the
         content's own (identity) transform."""
+        alpha, w1, w2 = options.alpha, options.sanet_w1, options.sanet_w2
         fc = vgg(content, self.style_layers)
         t = sum(w * self.transform(fc, s, w1, w2) for s, w in zip(styles, weights))
         if alpha < 1:
@@ -118,7 +131,7 @@ class SANetModel(nn.Module):
         l_id1 = F.mse_loss(icc.float(), content) + F.mse_loss(iss.float(), style)
         fcc, fss = vgg(icc, LAYERS), vgg(iss, LAYERS)
         l_id2 = sum(content_loss(fcc[k], fc[k]) + content_loss(fss[k], fs[k]) for k in LAYERS)
-        w = self.weights
+        w = self._config
         total = (w["content_weight"] * l_c + w["style_weight"] * l_s
                  + w["identity1"] * l_id1 + w["identity2"] * l_id2)
         return {"loss": total, "content": l_c, "style": l_s, "identity1": l_id1, "identity2": l_id2}

@@ -12,7 +12,7 @@ from ..io.grid import make_grid
 from ..io.images import ImageLike, load_image, shrink_long_side, to_pil, to_tensor
 from . import registry
 from .decoder import pad_to_multiple
-from .multistyle import NUM_STYLES
+from .multistyle import NUM_STYLES, MultiStyle
 
 
 def multistyle_sheet(content: ImageLike, cell: int = 192, cols: int = 7, device: str = "auto",
@@ -21,7 +21,7 @@ def multistyle_sheet(content: ImageLike, cell: int = 192, cols: int = 7, device:
     (one batched forward pass of N = 26 one-hot style vectors, at long side ``cell``)."""
     img = shrink_long_side(load_image(content), cell)
     dev = pick_device(device)
-    net = registry.load("multistyle", model, dev).transformer
+    net = registry.load(MultiStyle.method, model, dev).transformer
     x, (h, w) = pad_to_multiple(to_tensor(img).to(dev), 4)
     with torch.no_grad():
         out = net(x.expand(NUM_STYLES, -1, -1, -1), torch.eye(NUM_STYLES, device=dev))[..., :h, :w]

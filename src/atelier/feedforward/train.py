@@ -35,14 +35,12 @@ from ..base.version import __version__
 from ..base.errors import UsageError
 from . import registry
 from .data import RandomCrops
+from .model import Training
 from ..core.device import autocast
 from ..io.images import load_image, resize_long_side, to_tensor
 from ..core.options import check_seed, option_field
 from ..core.vgg import load_vgg
 
-
-
-LEARNING_RATES = {"adain": 1e-4, "wct": 1e-4, "sanet": 1e-4, "johnson": 1e-3}
 
 
 @dataclass
@@ -68,13 +66,13 @@ class TrainOptions:
     device: str = option_field("cpu", "cpu | cuda")
 
     def validate(self, method: str) -> None:
-        registry.model_class(method)
+        training = recipe(method)
         if not self.content:
             raise UsageError("--content DIR is required")
-        if method != "wct" and not self.style:
-            raise UsageError(f"--style {'IMAGE' if method == 'johnson' else 'DIR'} is required for {method}")
-        if method == "johnson" and (len(self.style) != 1 or not Path(self.style[0]).is_file()):
-            raise UsageError("johnson learns one style: give --style PATH to one image file")
+        if training.style_data is not None and not self.style:
+            raise UsageError(f"--style {'IMAGE' if training.style_data == 'image' else 'DIR'} is required for {method}")
+        if training.style_data == "image" and (len(self.style) != 1 or not Path(self.style[0]).is_file()):
+            raise UsageError(f"{method} learns one style: give --style PATH to one image file")
         for name in ("size", "batch", "steps"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name} must be at least 1")
@@ -91,14 +89,23 @@ class TrainOptions:
             raise UsageError("--init-rename needs --init")
         if any(r.count("=") != 1 for r in self.init_rename):
             raise UsageError("--init-rename takes OLD=NEW prefix pairs")
-        if self.levels and method != "wct":
-            raise UsageError("--levels applies to wct only")
+        if self.levels and "levels" not in training.options:
+            with_levels = [m for m in registry.trainable() if "levels" in recipe(m).options]
+            raise UsageError(f"--levels applies to {' and '.join(with_levels)} only")
         if any(level not in (1, 2, 3, 4, 5) for level in self.levels):
             raise UsageError("--levels must be among 1,2,3,4,5")
-        if method == "wct" and self.style_weight is not None:
-            raise UsageError("wct decoders learn reconstruction only: --style-weight does not apply")
+        if "style_weight" not in training.options and self.style_weight is not None:
+            raise UsageError(f"{method} decoders learn reconstruction only: --style-weight does not apply")
         if self.style_weight is not None and not self.style_weight >= 0:
             raise UsageError("--style-weight must be >= 0")
+
+
+def recipe(method: str) -> Training:
+    """How ``method`` trains (:class:`.model.Training`); ``UsageError`` for a pretrained-only method."""
+    training = registry.spec(method).training
+    if training is None:
+        raise UsageError(f"{method} is pretrained: `atelier train` trains {', '.join(registry.trainable())}")
+    return training
 
 
 class _Stop(Exception):
@@ -169,8 +176,95 @@ def plot_losses(log: Path, out: Path, smooth: int = 25) -> None:
     os.replace(tmp, out)
 
 
-def train(method: str, opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
-    """Train ``method`` per ``opts``; return the path of the exported ``model.safetensors``."""
+@dataclass
+class _Run:
+    """One training run's state: what ``state.pt`` saves and every step updates."""
+
+    method: str
+    opts: TrainOptions
+    device: torch.device
+    out: Path
+    model: torch.nn.Module
+    gen: torch.Generator
+    step: int = 0
+    seconds: float = 0.0
+    optim: torch.optim.Optimizer = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        self.new_optimizer()
+
+    def new_optimizer(self) -> None:
+        """A fresh Adam over the model's parameters at ``lr``."""
+        self.optim = torch.optim.Adam(self.model.parameters(), lr=self.lr)
+
+    @property
+    def state_file(self) -> Path:
+        return self.out / "state.pt"
+
+    @property
+    def log_file(self) -> Path:
+        return self.out / "loss.csv"
+
+    @property
+    def lr(self) -> float:
+        return self.opts.lr or recipe(self.method).lr
+
+
+@dataclass
+class _Data:
+    """What the steps train on: content crops and, per the method's recipe, style crops
+    (``"folders"``), one fixed style image (``"image"``) or nothing (reconstruction)."""
+
+    contents: RandomCrops
+    styles: RandomCrops | None = None
+    style_image: torch.Tensor | None = None
+
+    @classmethod
+    def load(cls, run: _Run) -> _Data:
+        opts, style_data = run.opts, recipe(run.method).style_data
+        contents = RandomCrops(opts.content, opts.size)
+        if style_data == "image":
+            image = to_tensor(resize_long_side(load_image(opts.style[0]), 2 * opts.size)).to(run.device)
+            return cls(contents, style_image=image)
+        return cls(contents, RandomCrops(opts.style, opts.size) if style_data == "folders" else None)
+
+    def batch(self, n: int, gen: torch.Generator, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """N x 3 x S x S content crops and the styles they pair with (N crops, the style image, or None)."""
+        content = self.contents.sample(n, gen).to(device)
+        return content, self.styles.sample(n, gen).to(device) if self.styles is not None else self.style_image
+
+    def card(self, opts: TrainOptions) -> dict[str, Any]:
+        """The model card's ``content_data`` and ``style_data``."""
+        return {"content_data": {"folders": list(opts.content), "images": len(self.contents)},
+                "style_data": ({"image": str(opts.style[0])} if self.style_image is not None else
+                               {"folders": list(opts.style), "images": len(self.styles)} if self.styles else None)}
+
+
+class _LossLog:
+    """``loss.csv``: a header row (unless the file exists, e.g. when resuming), then one row per step."""
+
+    def __init__(self, path: Path):
+        self.new = not path.is_file()
+        self.fh = path.open("a", newline="")
+        self.writer: Any = None
+
+    def write(self, step: int, seconds: float, values: dict[str, float]) -> None:
+        if self.writer is None:
+            self.writer = csv.writer(self.fh)
+            if self.new:
+                self.writer.writerow(["step", "seconds", *values])
+        self.writer.writerow([step, round(seconds, 2), *(f"{v:.6g}" for v in values.values())])
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def _setup(method: str, opts: TrainOptions, log: Callable[[str], None]) -> _Run:
+    """Validate ``opts``; pick the device and run folder; seed; build the model (warm-started
+    from ``--init`` or resumed from ``state.pt``) and its Adam optimizer."""
     opts.validate(method)
     if opts.threads:
         torch.set_num_threads(opts.threads)
@@ -179,10 +273,8 @@ def train(method: str, opts: TrainOptions, log: Callable[[str], None] = print) -
         raise UsageError("--device cuda requested but no CUDA GPU is available")
     out = Path(opts.out or f"runs/{method}")
     out.mkdir(parents=True, exist_ok=True)
-    state_file, log_file = out / "state.pt", out / "loss.csv"
     torch.manual_seed(opts.seed)
     gen = torch.Generator().manual_seed(opts.seed)
-
     config: dict[str, Any] = {} if opts.style_weight is None else {"style_weight": opts.style_weight}
     if opts.levels:
         config["levels"] = tuple(opts.levels)
@@ -191,99 +283,103 @@ def train(method: str, opts: TrainOptions, log: Callable[[str], None] = print) -
         copied = warm_start(model, opts.init, opts.init_rename)
         log(f"warm start: {len(copied)} tensors from {', '.join(opts.init)}")
     model.to(device).train()
-    vgg = load_vgg().to(device)
-    optim = torch.optim.Adam(model.parameters(), lr=opts.lr or LEARNING_RATES[method])
-    step, seconds = 0, 0.0
+    run = _Run(method, opts, device, out, model, gen)
     if opts.resume:
-        if not state_file.is_file():
-            raise UsageError(f"--resume: no checkpoint at {state_file}")
-        state = torch.load(state_file, map_location=device, weights_only=False)
-        if state["method"] != method:
-            raise UsageError(f"--resume: {state_file} holds a {state['method']} run, not {method}")
-        model = registry.build(method, **state["config"]).to(device).train()
-        optim = torch.optim.Adam(model.parameters(), lr=opts.lr or LEARNING_RATES[method])
-        model.load_state_dict(state["model"])
-        optim.load_state_dict(state["optimizer"])
-        if opts.lr:  # an explicit --lr wins over the one saved with the optimizer
-            for group in optim.param_groups:
-                group["lr"] = opts.lr
-        gen.set_state(state["generator"])
-        step, seconds = state["step"], state["seconds"]
-        _truncate_log(log_file, step)
-        log(f"resumed {method} at step {step}")
+        _resume(run, log)
+    return run
 
-    contents = RandomCrops(opts.content, opts.size)
-    styles: Optional[RandomCrops] = None
-    style_image: Optional[torch.Tensor] = None
-    if method == "johnson":
-        style_image = to_tensor(resize_long_side(load_image(opts.style[0]), 2 * opts.size)).to(device)
-    elif method != "wct":
-        styles = RandomCrops(opts.style, opts.size)
-    log(f"{method}: {len(contents)} content images" + (f", {len(styles)} style images" if styles else ""))
 
-    def checkpoint(last_losses: dict[str, float]) -> Path:
-        torch.save({"method": method, "config": model.config(), "model": model.state_dict(),
-                    "optimizer": optim.state_dict(), "generator": gen.get_state(), "step": step,
-                    "seconds": seconds, "options": dataclasses.asdict(opts)}, out / ".state.pt.part")
-        os.replace(out / ".state.pt.part", state_file)
-        card = {
-            "steps": step, "batch": opts.batch, "crop_size": opts.size, "images_seen": step * opts.batch,
-            "learning_rate": opts.lr or LEARNING_RATES[method], "train_seconds": round(seconds),
-            "final_losses": last_losses, "content_data": {"folders": list(opts.content), "images": len(contents)},
-            "style_data": ({"image": str(opts.style[0])} if style_image is not None else
-                           {"folders": list(opts.style), "images": len(styles)} if styles else None),
-            "hardware": {"device": str(device), "cpu": platform.processor() or platform.machine(),
-                         "threads": torch.get_num_threads(), "precision": opts.precision},
-            "atelier": __version__, "torch": torch.__version__,
-        }
-        path = registry.save(model, out / "model.safetensors", card)
-        if log_file.is_file():
-            plot_losses(log_file, out / "loss.png")
-        return path
+def _resume(run: _Run, log: Callable[[str], None]) -> None:
+    """Continue ``run`` from its ``state.pt``: weights, Adam moments, RNG, step count and time."""
+    if not run.state_file.is_file():
+        raise UsageError(f"--resume: no checkpoint at {run.state_file}")
+    state = torch.load(run.state_file, map_location=run.device, weights_only=False)
+    if state["method"] != run.method:
+        raise UsageError(f"--resume: {run.state_file} holds a {state['method']} run, not {run.method}")
+    run.model = registry.build(run.method, **state["config"]).to(run.device).train()
+    run.new_optimizer()
+    run.model.load_state_dict(state["model"])
+    run.optim.load_state_dict(state["optimizer"])
+    if run.opts.lr:  # an explicit --lr wins over the one saved with the optimizer
+        for group in run.optim.param_groups:
+            group["lr"] = run.opts.lr
+    run.gen.set_state(state["generator"])
+    run.step, run.seconds = state["step"], state["seconds"]
+    _truncate_log(run.log_file, run.step)
+    log(f"resumed {run.method} at step {run.step}")
 
-    def on_term(signum: int, frame: Any) -> None:
-        raise _Stop()
 
-    previous = signal.signal(signal.SIGTERM, on_term)
+def _step(run: _Run, vgg: torch.nn.Module, data: _Data) -> dict[str, float]:
+    """One optimizer step on a fresh batch; its losses as floats (``UsageError`` if one is NaN)."""
+    t0 = time.perf_counter()
+    content, style = data.batch(run.opts.batch, run.gen, run.device)
+    with autocast(run.device, "fp32" if run.opts.precision == "fp32" else "bf16"):
+        losses = run.model.training_loss(vgg, content, style)
+    run.optim.zero_grad(set_to_none=True)
+    losses["loss"].backward()
+    run.optim.step()
+    run.step += 1
+    run.seconds += time.perf_counter() - t0
+    values = {k: float(v.detach()) for k, v in losses.items()}
+    if any(math.isnan(v) for v in values.values()):
+        raise UsageError(f"loss became NaN at step {run.step}; lower --lr")
+    return values
+
+
+def _checkpoint(run: _Run, data: _Data, last_losses: dict[str, float]) -> Path:
+    """Write ``state.pt`` (atomically), the exported model with its card, and the loss plot."""
+    opts = run.opts
+    torch.save({"method": run.method, "config": run.model.config(), "model": run.model.state_dict(),
+                "optimizer": run.optim.state_dict(), "generator": run.gen.get_state(), "step": run.step,
+                "seconds": run.seconds, "options": dataclasses.asdict(opts)}, run.out / ".state.pt.part")
+    os.replace(run.out / ".state.pt.part", run.state_file)
+    card = {
+        "steps": run.step, "batch": opts.batch, "crop_size": opts.size, "images_seen": run.step * opts.batch,
+        "learning_rate": run.lr, "train_seconds": round(run.seconds), "final_losses": last_losses,
+        **data.card(opts),
+        "hardware": {"device": str(run.device), "cpu": platform.processor() or platform.machine(),
+                     "threads": torch.get_num_threads(), "precision": opts.precision},
+        "atelier": __version__, "torch": torch.__version__,
+    }
+    path = registry.save(run.model, run.out / "model.safetensors", card)
+    if run.log_file.is_file():
+        plot_losses(run.log_file, run.out / "loss.png")
+    return path
+
+
+def _on_term(signum: int, frame: Any) -> None:
+    raise _Stop()
+
+
+def train(method: str, opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
+    """Train ``method`` per ``opts``; return the path of the exported ``model.safetensors``."""
+    run = _setup(method, opts, log)
+    vgg = load_vgg().to(run.device)
+    data = _Data.load(run)
+    log(f"{method}: {len(data.contents)} content images"
+        + (f", {len(data.styles)} style images" if data.styles else ""))
+    previous = signal.signal(signal.SIGTERM, _on_term)
     window: list[dict[str, float]] = []
-    new_log = not log_file.is_file()
-    fh = log_file.open("a", newline="")
-    writer: Optional[csv.writer] = None
+    losses = _LossLog(run.log_file)
     last_save = time.monotonic()
     try:
-        while step < opts.steps:
-            t0 = time.perf_counter()
-            c = contents.sample(opts.batch, gen).to(device)
-            s = styles.sample(opts.batch, gen).to(device) if styles is not None else style_image
-            with autocast(device, "fp32" if opts.precision == "fp32" else "bf16"):
-                losses = model.training_loss(vgg, c, s)
-            optim.zero_grad(set_to_none=True)
-            losses["loss"].backward()
-            optim.step()
-            step += 1
-            seconds += time.perf_counter() - t0
-            values = {k: float(v.detach()) for k, v in losses.items()}
-            if any(math.isnan(v) for v in values.values()):
-                raise UsageError(f"loss became NaN at step {step}; lower --lr")
-            if writer is None:
-                writer = csv.writer(fh)
-                if new_log:
-                    writer.writerow(["step", "seconds", *values])
-            writer.writerow([step, round(seconds, 2), *(f"{v:.6g}" for v in values.values())])
+        while run.step < opts.steps:
+            values = _step(run, vgg, data)
+            losses.write(run.step, run.seconds, values)
             window = (window + [values])[-50:]
-            if step % 10 == 0:
-                fh.flush()
-                log(f"step {step}/{opts.steps} " + " ".join(f"{k} {v:.4g}" for k, v in values.items()))
+            if run.step % 10 == 0:
+                losses.flush()
+                log(f"step {run.step}/{opts.steps} " + " ".join(f"{k} {v:.4g}" for k, v in values.items()))
             if time.monotonic() - last_save > 60 * opts.checkpoint_minutes:
-                fh.flush()
-                checkpoint(_mean(window))
+                losses.flush()
+                _checkpoint(run, data, _mean(window))
                 last_save = time.monotonic()
     except (KeyboardInterrupt, _Stop):
-        log(f"interrupted at step {step}; saving a checkpoint (continue with --resume)")
+        log(f"interrupted at step {run.step}; saving a checkpoint (continue with --resume)")
     finally:
         signal.signal(signal.SIGTERM, previous)
-        fh.close()
-    return checkpoint(_mean(window))
+        losses.close()
+    return _checkpoint(run, data, _mean(window))
 
 
 def _mean(window: list[dict[str, float]]) -> dict[str, float]:

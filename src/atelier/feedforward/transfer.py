@@ -26,6 +26,7 @@ from ..core.vgg import VGG, load_vgg
 from . import registry
 from .conditional import SHIFTS
 from .decoder import pad_to_multiple
+from .model import options_for
 from .multistyle import parse_style_index
 
 MAX_SIDE = 8192  # largest output long side (as for Gatys)
@@ -57,8 +58,8 @@ class FeedForwardOptions:
 
     def validate(self, n_styles: int) -> None:
         """Raise ``UsageError`` for bad settings (``n_styles``: how many style images were given)."""
-        registry.model_class(self.method)
-        if registry.takes_style_images(self.method) and n_styles == 0:
+        needs_style = registry.spec(self.method).needs_style
+        if needs_style and n_styles == 0:
             raise UsageError(f"{self.method} needs at least one style image")
         for name in ("size", "style_size"):
             v = getattr(self, name)
@@ -80,7 +81,7 @@ class FeedForwardOptions:
                 raise UsageError("style_blend weights must be finite, >= 0 and not all 0")
         if self.color not in COLORS:
             raise UsageError(f"color must be one of {', '.join(COLORS)}, got {self.color!r}")
-        if not registry.takes_style_images(self.method) and self.color == "match":
+        if not needs_style and self.color == "match":
             raise UsageError(f"{self.method} has its style built in: use --color luminance to keep the content's colours")
         if self.shifts not in SHIFTS or isinstance(self.shifts, bool):
             raise UsageError(f"shifts must be one of {', '.join(map(str, SHIFTS))}, got {self.shifts!r}")
@@ -172,8 +173,7 @@ def stylize_tensor(model: torch.nn.Module, vgg: VGG, content: torch.Tensor, styl
     with torch.no_grad(), autocast(x.device, "fp32" if opts.precision == "fp32" else "bf16"):
         feats = [encoded_style(model, vgg, s) for s in styles]
         out = model.stylize(vgg, x.contiguous(memory_format=torch.channels_last), feats,
-                            opts.blend(len(styles)), alpha=opts.alpha, w1=opts.sanet_w1, w2=opts.sanet_w2,
-                            levels=opts.wct_levels, style_index=opts.style_index, shifts=opts.shifts)
+                            opts.blend(len(styles)), options_for(model, opts))
     out = out[..., :h, :w].float().clamp(0, 1)
     return color.combine_luminance(out, content) if opts.color == "luminance" else out
 
@@ -189,7 +189,7 @@ def transfer(content: ImageLike, styles: Sequence[ImageLike] = (), options: Opti
     ``info["atelier"]`` holds settings, model card summary and timing.
     """
     opts = dataclasses.replace(options or FeedForwardOptions(), **overrides)
-    styles = [starter.resolve(s) for s in styles] if registry.takes_style_images(opts.method) else []
+    styles = [starter.resolve(s) for s in styles] if registry.spec(opts.method).needs_style else []
     opts.validate(len(styles))
     c_img, alpha = load_image(content, with_alpha=True)
     photo = c_img.size

@@ -13,6 +13,7 @@ feature positions, e.g. relu5_1 of a small image; flat regions) never blow up 1/
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import torch
@@ -23,10 +24,18 @@ from ..core.losses import content_loss
 from ..core.vgg import VGG
 from .adain import check_encoder, encoder_config
 from .decoder import LEVELS, Decoder, relu_layer
+from .model import StylizeOptions, Training
 from .normalised_vgg import NormalisedVGG
 
 EIG_FLOOR = 1e-5
 EIG_REL_FLOOR = 1e-8
+
+
+@dataclass(frozen=True)
+class WCTOptions(StylizeOptions):
+    """``wct_levels``: the levels to transform, among 5..1 (None: all the model's), always coarse to fine."""
+
+    wct_levels: Sequence[int] | None = None
 
 
 def _cov_eig(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -62,6 +71,9 @@ class WCT(nn.Module):
     ``encoder="normalised"``, plus the normalised VGG they read, as in :class:`.adain.AdaIN`)."""
 
     method = "wct"
+    needs_style, weights_from, portrait_backend, instant_preview = True, "shipped", False, False
+    training = Training(lr=1e-4, style_data=None, options=frozenset({"levels"}))  # reconstruction only
+    Options = WCTOptions
 
     def __init__(self, levels: Sequence[int] = LEVELS, encoder: str = "caffe"):
         super().__init__()
@@ -77,11 +89,11 @@ class WCT(nn.Module):
         return {"levels": list(self.levels), **encoder_config(self.encoder_kind)}
 
     def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[dict[str, torch.Tensor]],
-                weights: Sequence[float], alpha: float = 1.0, levels: Optional[Sequence[int]] = None,
-                **_: float) -> torch.Tensor:
+                weights: Sequence[float], options: WCTOptions = WCTOptions()) -> torch.Tensor:
         """Stylize one content image (H, W multiples of 16) with blended styles, given as
-        their ``style_layers`` features, transforming at ``levels`` (default: all the
+        their ``style_layers`` features, transforming at ``options.wct_levels`` (default: all the
         model's), always coarse to fine."""
+        alpha, levels = options.alpha, options.wct_levels
         chosen = self.levels if levels is None else tuple(sorted(levels, reverse=True))
         missing = [level for level in chosen if level not in self.levels]
         if missing:

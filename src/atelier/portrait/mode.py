@@ -49,12 +49,13 @@ from ..core.gatys import Progress, ProgressFn, Region
 from ..core.tensors import fit_long_side
 from ..io.images import ImageLike, load_image, shrink_long_side
 from ..core.options import StyleOptions, option_field
+from ..library.methods import PORTRAIT_BACKENDS
 
 if TYPE_CHECKING:
     from ..library.augment import AugmentOptions
 
 MODES = ("regions", "twopass")
-BACKENDS = ("gatys", "sanet", "ghiasi")  # gatys, or a feed-forward method of atelier.feedforward
+BACKENDS = PORTRAIT_BACKENDS  # gatys, or a feed-forward method declaring portrait_backend
 
 
 

@@ -6,7 +6,7 @@ is ever offered:
 
 * feed-forward methods (:mod:`atelier.feedforward`): each method whose weights are in this
   installation (shipped, or pretrained from an installed package), the instant-preview
-  method ``INSTANT`` (ghiasi: any style image, pretrained) first;
+  method (the one whose model declares ``instant_preview``: any style image, pretrained) first;
 * the style library (:mod:`atelier.library`, :mod:`atelier.augment`): when a library file
   (``--library``, else the default one, else the starter library of the shipped paintings)
   opens and holds artworks;
@@ -19,9 +19,6 @@ import importlib
 from pathlib import Path
 from typing import Any, Optional
 
-INSTANT = "ghiasi"  # the instant preview for any style image
-PORTRAIT_FEEDFORWARD = ("sanet", "ghiasi")  # feed-forward backends of portrait mode
-
 
 def import_error(module: str) -> Optional[str]:
     """None if ``module`` imports, else a one-line reason."""
@@ -33,23 +30,33 @@ def import_error(module: str) -> Optional[str]:
 
 
 def feedforward_methods() -> list[str]:
-    """Feed-forward methods whose weights are in this installation, ``INSTANT`` first."""
+    """Feed-forward methods whose weights are in this installation, the instant preview first."""
     if import_error("atelier.feedforward.transfer"):
         return []
     from ..feedforward import registry
+    from ..library.methods import FEEDFORWARD, INSTANT
 
-    return sorted((m for m in registry.METHODS if registry.has_weights(m)), key=lambda m: m != INSTANT)
+    return sorted((m for m in FEEDFORWARD if registry.has_weights(m)), key=lambda m: m != INSTANT)
+
+
+def instant_method(methods: list[str]) -> Optional[str]:
+    """The instant-preview method, if it is among the available feed-forward ``methods``."""
+    if not methods:
+        return None
+    from ..library.methods import INSTANT
+
+    return INSTANT if INSTANT in methods else None
 
 
 def trained_styles(methods: list[str]) -> dict[str, str]:
     """For methods whose style is built into their weights (johnson, multistyle): the style's name."""
-    out = {"multistyle": "built-in style 0 of 26"} if "multistyle" in methods else {}
-    if "johnson" not in methods:
-        return out
+    if not methods:
+        return {}
     from ..feedforward import registry
+    from ..feedforward.model import builtin_style
 
-    image = registry.read_card(registry.shipped_path("johnson")).get("style_data", {}).get("image", "")
-    return {**out, "johnson": Path(image).stem.replace("__", ": ").replace("_", " ") or "its trained style"}
+    return {m: builtin_style(registry.spec(m), registry.read_card(registry.shipped_path(m)))
+            for m in methods if not registry.spec(m).needs_style}
 
 
 def library_status(path: Optional[str]) -> dict[str, Any]:
@@ -89,6 +96,6 @@ def portrait_status() -> dict[str, Any]:
 def detect(library: Optional[str] = None) -> dict[str, Any]:
     """``{"methods", "feedforward", "instant", "trained_styles", "features": {"library": {...}, "portrait": {...}}}``."""
     ff = feedforward_methods()
-    return {"methods": ["gatys", *ff], "feedforward": ff, "instant": INSTANT if INSTANT in ff else None,
+    return {"methods": ["gatys", *ff], "feedforward": ff, "instant": instant_method(ff),
             "trained_styles": trained_styles(ff),
             "features": {"library": library_status(library), "portrait": portrait_status()}}

@@ -14,7 +14,6 @@ from pydantic import BaseModel, Field
 
 from ..base.errors import UsageError
 from ..io.images import check_dimensions
-from .capabilities import PORTRAIT_FEEDFORWARD
 from .config import JobSettings, style_options
 from .studio import Studio
 from .tasks import JobFn, feedforward_job, gatys_job, library_job, refine_options
@@ -71,11 +70,14 @@ def plan_job(studio: Studio, req: JobRequest, session: str) -> tuple[JobFn, dict
     if req.portrait and not caps["features"]["portrait"]["available"]:
         raise UsageError("portrait mode is not available in this installation")
     if req.method in caps["feedforward"]:
+        from ..library.methods import PORTRAIT_FEEDFORWARD
+
         if req.portrait and req.method in PORTRAIT_FEEDFORWARD:  # portrait mode's feed-forward backends
             return gatys_job(content, images, sopts, out, extra, portrait=req.method), info
         if req.portrait or req.augment or req.refine:
-            raise UsageError(f"{req.method} runs in one pass: portrait mode (except with sanet or ghiasi), "
-                             "the style library and refining need the gatys method")
+            raise UsageError(f"{req.method} runs in one pass: portrait mode (except with "
+                             f"{' or '.join(PORTRAIT_FEEDFORWARD)}), the style library and refining need the "
+                             "gatys method")
         alpha = min(1.0, req.strength)  # feed-forward style strength is a blend factor in [0, 1]
         return feedforward_job(content, images, req.method, sopts.size, alpha, req.color, out, extra), info
     if req.refine:

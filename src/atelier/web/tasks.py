@@ -150,9 +150,9 @@ def feedforward_job(content: Image.Image, styles: Sequence[Image.Image], method:
     """One forward pass of a shipped feed-forward model (:func:`atelier.feedforward.transfer.transfer`)."""
     from ..feedforward.transfer import FeedForwardOptions
 
-    from ..feedforward.registry import takes_style_images
+    from ..feedforward import registry
 
-    styles = list(styles) if takes_style_images(method) else []  # johnson's, multistyle's styles are in the weights
+    styles = list(styles) if registry.spec(method).needs_style else []  # else the styles are in the weights
     opts = FeedForwardOptions(method=method, size=size, alpha=alpha, color=color)
     opts.validate(len(styles))
     content, styles = shrink_long_side(content, size), [shrink_long_side(s, size) for s in styles]

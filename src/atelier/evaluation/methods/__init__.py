@@ -6,14 +6,14 @@ random seed; it returns the stylized RGB image.
 
 How a method gets here
 ----------------------
-* Every module of this package that defines ``METHODS = {name: callable}`` is registered
+* Every module of this package that defines ``RUNNERS = {name: callable}`` is registered
   when the registry is first used (the same pattern as the CLI's ``COMMANDS``). To add a
   method, add a small adapter module here, e.g. ``methods/adain.py``::
 
       from ..feedforward import adain_stylize          # your real implementation
       def _run(content, style, size, seed):
           return adain_stylize(content, style, size=size)
-      METHODS = {"adain": _run}
+      RUNNERS = {"adain": _run}
 
   If an adapter fails to import (its implementation is not there yet), its names are not
   registered and the import error is kept as the reason (:func:`unavailable`).
@@ -21,8 +21,9 @@ How a method gets here
 * A registered method that cannot run right now (e.g. its trained weights are missing)
   raises :class:`MethodUnavailable`; evaluation reports it as unavailable, never fakes it.
 
-``KNOWN`` lists the methods the evaluation compares by default; a known name that is not
-registered is reported as "not available in this installation".
+``KNOWN`` lists the methods the evaluation compares by default (``atelier.library.methods.COMPARED``,
+from the one registry of method names); a known name that is not registered is reported as
+"not available in this installation".
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ from typing import Callable, Optional
 from PIL import Image
 
 from ...base.errors import AtelierError, UsageError
+from ...library.methods import COMPARED
 
 MethodFn = Callable[[Image.Image, Image.Image, int, int], Image.Image]
-KNOWN = ("gatys", "augmented", "adain", "wct", "sanet", "ghiasi")
+KNOWN = COMPARED
 
 
 class MethodUnavailable(AtelierError):
@@ -79,7 +81,7 @@ def _discover() -> None:
         except Exception as exc:  # an adapter whose implementation is missing or broken
             _FAILED[info.name] = f"{type(exc).__name__}: {exc}"
             continue
-        for name, fn in getattr(module, "METHODS", {}).items():
+        for name, fn in getattr(module, "RUNNERS", {}).items():
             _REGISTRY.setdefault(name, Method(name, fn, (fn.__doc__ or "").strip().split("\n")[0]))
 
 

@@ -48,4 +48,4 @@ def augmented(content: Image.Image, style: Image.Image, size: int, seed: int) ->
                              StyleOptions(size=size, seed=seed)).convert("RGB")
 
 
-METHODS = {"augmented": augmented}
+RUNNERS = {"augmented": augmented}

@@ -19,11 +19,11 @@ def _adapter(method: str):
     def run(content: Image.Image, style: Image.Image, size: int, seed: int) -> Image.Image:
         if not registry.has_weights(method):
             raise MethodUnavailable(f"no {method} weights in this install (see docs/feedforward.md)")
-        styles = [style] if registry.takes_style_images(method) else []
+        styles = [style] if registry.spec(method).needs_style else []
         return transfer(content, styles, method=method, size=size).convert("RGB")
 
     run.__doc__ = f"{method} feed-forward network (default weights), one forward pass"
     return run
 
 
-METHODS = {m: _adapter(m) for m in registry.METHODS}
+RUNNERS = {m: _adapter(m) for m in registry.NAMES}

@@ -6,6 +6,7 @@ from PIL import Image
 
 from ...core.options import StyleOptions
 from ...core.pipeline import stylize_gatys
+from ...library.methods import GATYS
 
 
 def gatys(content: Image.Image, style: Image.Image, size: int, seed: int) -> Image.Image:
@@ -13,4 +14,4 @@ def gatys(content: Image.Image, style: Image.Image, size: int, seed: int) -> Ima
     return stylize_gatys(content, style, StyleOptions(size=size, seed=seed)).convert("RGB")
 
 
-METHODS = {"gatys": gatys}
+RUNNERS = {GATYS: gatys}
