@@ -11,7 +11,7 @@ from tqdm import tqdm
 from ..base.engine import make_engine
 from ..base.errors import AtelierError, UsageError
 from ..core.options import StyleOptions
-from ..feedforward.registry import takes_style_images
+from ..feedforward import registry
 from ..feedforward.transfer import from_style_options
 from ..io import starter
 from ..io.images import load_image
@@ -46,7 +46,7 @@ def batch_cmd(input_dir: str, styles: tuple[str, ...], output_dir: str, fmt: str
         raise UsageError("--save-every is for `atelier stylize`; a batch writes final images only")
     feedforward = feedforward_from_flags(method, kwargs)
     paths = tuple(str(starter.resolve(s)) for s in styles)
-    if method != "gatys" and not takes_style_images(method):
+    if method != "gatys" and not registry.spec(method).needs_style:
         paths = ()
     for p in paths:  # a missing or unreadable style fails now, not once per image
         load_image(p)
