@@ -73,7 +73,7 @@ def open_clip(path: str | os.PathLike, fps: float = 25.0) -> Clip:
             next(container.decode(stream))  # something decodes
             return Clip(path, float(rate), stream.frames or None, (stream.width, stream.height), audio, False)
     except (av.FFmpegError, StopIteration, UnicodeDecodeError) as exc:
-        reason = "no frame decodes" if isinstance(exc, StopIteration) else str(exc).split(": '")[0]
+        reason = "no frame decodes" if isinstance(exc, StopIteration) else getattr(exc, "strerror", None) or str(exc)
         raise UsageError(f"cannot read video {path}: {reason}") from None
 
 
