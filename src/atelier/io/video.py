@@ -81,7 +81,7 @@ def read_frames(clip: Clip) -> Iterator[np.ndarray]:
     """The clip's frames, one H x W x 3 uint8 RGB array at a time."""
     if clip.folder:
         for f in frame_files(clip.path):
-            yield np.asarray(load_image(f))
+            yield np.array(load_image(f))
         return
     try:
         with av.open(str(clip.path)) as container:

@@ -1,4 +1,4 @@
-"""Optical flow between video frames with OpenCV (DIS or Farneback), as the tensors :mod:`atelier.core.temporal` uses."""
+"""Optical flow between video frames with OpenCV (DIS or Farneback), as tensors for :mod:`atelier.core.temporal`."""
 
 from __future__ import annotations
 

@@ -149,7 +149,7 @@ def stylize_video(clip: Clip, styles: Sequence[ImageLike], write: Writer, opts: 
         if video.max_frames and n >= video.max_frames:
             break
         if frame.shape[:2] != hw:
-            frame = np.asarray(Image.fromarray(frame).resize((hw[1], hw[0]), Image.LANCZOS))
+            frame = np.array(Image.fromarray(frame).resize((hw[1], hw[0]), Image.LANCZOS))
         c = _tensor(frame)
         if prev_in is None:
             out = stylize(c, None)
