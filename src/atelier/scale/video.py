@@ -50,7 +50,7 @@ class VideoOptions:
 
     temporal: str = option_field("on", "on: optical-flow temporal consistency | off: each frame on its own")
     blend: float = option_field(0.5, "feed-forward: weight (0..1) of the previous output warped onto the frame")
-    temporal_weight: float = option_field(500.0, "gatys: weight of the short-term temporal loss")
+    temporal_weight: float = option_field(100.0, "gatys: weight of the short-term temporal loss")
     flow: str = option_field("dis", "optical flow (OpenCV): dis | farneback")
     fps: float = option_field(25.0, "frame rate of a folder of frames (a video keeps its own)")
     max_frames: int = option_field(0, "stylize only the first N frames (0: all)")
