@@ -96,19 +96,19 @@ def test_gatys_video_with_warped_init_and_temporal_loss(clip, tmp_path):
     assert on["flicker"] < off["flicker"], (on["flicker"], off["flicker"])
 
 
-def test_audio_track_is_kept(tmp_path):
-    src = tmp_path / "sound.mp4"
-    with av.open(str(src), "w") as out:
+def clip_with_sound(path: Path, frames: int) -> Path:
+    """An H.264 + AAC clip: the panning frames at 10 fps and a 440 Hz tone as long as they last."""
+    with av.open(str(path), "w") as out:
         video = out.add_stream("libx264", rate=10)
         video.width = video.height = SIDE
         video.pix_fmt = "yuv420p"
         audio = out.add_stream("aac", rate=16000)
-        for f in panning_frames(4):
+        for f in panning_frames(frames):
             for packet in video.encode(av.VideoFrame.from_ndarray(f, "rgb24")):
                 out.mux(packet)
         for packet in video.encode(None):
             out.mux(packet)
-        tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(6400) / 16000)).astype(np.float32)[None]
+        tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(1600 * frames) / 16000)).astype(np.float32)[None]
         for i in range(0, tone.shape[1], 1024):
             frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, i:i + 1024]), format="fltp", layout="mono")
             frame.sample_rate = 16000
@@ -116,6 +116,11 @@ def test_audio_track_is_kept(tmp_path):
                 out.mux(packet)
         for packet in audio.encode(None):
             out.mux(packet)
+    return path
+
+
+def test_audio_track_is_kept(tmp_path):
+    src = clip_with_sound(tmp_path / "sound.mp4", 4)
     dst = tmp_path / "styled.mp4"
     doc = run_json(src, "starry-night", "-o", dst, *FAST)
     assert doc["audio"] is True
@@ -183,3 +188,25 @@ def test_occlusion_mask_of_real_flow_on_a_pan():
     assert m.backward[0, 0, 10:-10, 10:-10].mean().item() == pytest.approx(6, abs=1.0)
     # the right edge entered the view: the last 6 columns come from outside the previous frame
     assert m.mask[0, 0, :, -4:].mean() < 0.2 and m.mask[0, 0, :, :-12].mean() > 0.8
+
+
+def test_a_failure_mid_clip_leaves_no_output(tmp_path):
+    """Frames 1-3 are stylized and encoded, frame 4 is not an image: the half-made video never appears."""
+    src = tmp_path / "frames"
+    src.mkdir()
+    for i, f in enumerate(panning_frames(3)):
+        Image.fromarray(f).save(src / f"{i + 1}.png")
+    (src / "4.png").write_bytes(b"broken")
+    out = tmp_path / "out.mp4"
+    r = run(src, "starry-night", "-o", out, *FAST)
+    lines = r.stderr.strip().splitlines()
+    assert r.exit_code != 0 and len(lines) == 1 and lines[0].startswith("atelier: error:"), r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]
+
+
+def test_folder_output_warns_that_audio_is_dropped(tmp_path):
+    src = clip_with_sound(tmp_path / "sound.mp4", 2)
+    r = run(src, "starry-night", "-o", tmp_path / "frames_out", *FAST)
+    assert r.exit_code == 0, r.output
+    assert "atelier: warning: a folder of frames holds no sound" in r.stderr
+    assert len(list((tmp_path / "frames_out").iterdir())) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import click
@@ -59,7 +60,7 @@ def video_cmd(source: str, styles: tuple[str, ...], output: str, quiet: bool, re
                                    progress=progress)
     doc = {"output": str(out), "input": str(clip.path), "method": method, "width": w, "height": h,
            **result.to_dict(), "audio": clip.audio_codec is not None and note is None,
-           "video_options": video.__dict__}
+           "video_options": dataclasses.asdict(video)}
     if as_json:
         emit_json(doc)
         return

@@ -37,11 +37,12 @@ from ..core.vgg import load_vgg
 from ..evaluation.temporal import Flicker
 from ..feedforward import registry, transfer
 from ..feedforward.transfer import FeedForwardOptions
-from ..io.images import ImageLike, load_image, shrink_long_side, style_side, to_tensor
+from ..io.images import ImageLike, load_image, shrink_long_side, style_side, to_pil, to_tensor
 from ..io.video import Clip, Writer, even_size, read_frames
 from .flow import FLOWS, motion
 
-ProgressFn = Callable[[int, int | None], None]  # (frames done, frames planned or None)
+FrameProgress = Callable[[int, int | None], None]  # (frames done, frames planned or None)
+Previous = tuple[torch.Tensor, torch.Tensor]  # the previous output warped onto this frame (1x3xHxW), visible (1x1xHxW)
 
 
 @dataclass
@@ -91,18 +92,19 @@ def frame_size(clip: Clip, size: int) -> tuple[int, int]:
 
 
 def _stylizer(styles: Sequence[ImageLike], opts: StyleOptions, method: str, ff: FeedForwardOptions | None,
-              hw: tuple[int, int]) -> Callable[[torch.Tensor, Anchor | None], torch.Tensor]:
-    """``stylize(content 1x3xHxW, anchor or None) -> 1x3xHxW``, models and styles loaded once."""
+              video: VideoOptions, hw: tuple[int, int]) -> Callable[[torch.Tensor, Previous | None], torch.Tensor]:
+    """``stylize(content 1x3xHxW, previous or None) -> 1x3xHxW``, models and styles loaded once."""
     if method == "gatys":
         side = style_side(max(hw), opts.style_scale)
         s = [to_tensor(shrink_long_side(load_image(x), side)) for x in styles]
         first = dataclasses.replace(opts, size=max(hw))
         warm = dataclasses.replace(first, levels=1)
 
-        def run_gatys(c: torch.Tensor, anchor: Anchor | None) -> torch.Tensor:
-            if anchor is None:
+        def run_gatys(c: torch.Tensor, previous: Previous | None) -> torch.Tensor:
+            if previous is None:
                 return gatys.stylize_tensor(c, s, first)
-            return gatys.stylize_tensor(c, s, warm, init=anchor.target, anchor=anchor)
+            warped, mask = previous
+            return gatys.stylize_tensor(c, s, warm, init=warped, anchor=Anchor(warped, mask, video.temporal_weight))
 
         return run_gatys
     ff = transfer.from_style_options(opts, method, ff)
@@ -115,29 +117,24 @@ def _stylizer(styles: Sequence[ImageLike], opts: StyleOptions, method: str, ff: 
     side = ff.style_size or ff.size
     s = [to_tensor(shrink_long_side(load_image(x), side)).to(device) for x in style_list]
 
-    def run_ff(c: torch.Tensor, anchor: Anchor | None) -> torch.Tensor:
+    def run_ff(c: torch.Tensor, previous: Previous | None) -> torch.Tensor:
         out = transfer.stylize_tensor(model, vgg, c.to(device), s, ff)
-        return out if anchor is None else blend(out, anchor.target, anchor.mask, anchor.weight)
+        return out if previous is None else blend(out, *previous, video.blend)
 
     return run_ff
 
 
 def _tensor(frame: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(frame).permute(2, 0, 1).unsqueeze(0).float() / 255.0
-
-
-def _frame(x: torch.Tensor) -> np.ndarray:
-    return (x[0].detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
+    return to_tensor(Image.fromarray(frame))
 
 
 def stylize_video(clip: Clip, styles: Sequence[ImageLike], write: Writer, opts: StyleOptions, video: VideoOptions,
                   method: str = "gatys", feedforward: FeedForwardOptions | None = None,
-                  progress: ProgressFn | None = None) -> VideoResult:
+                  progress: FrameProgress | None = None) -> VideoResult:
     """Stylize every frame of ``clip`` (up to ``video.max_frames``) and ``write`` it; see the module docs."""
     opts, video = opts.resolved(), video.validate()
     hw = frame_size(clip, opts.size)
-    stylize = _stylizer(styles, opts, method, feedforward, hw)
-    weight = video.temporal_weight if method == "gatys" else video.blend
+    stylize = _stylizer(styles, opts, method, feedforward, video, hw)
     total = clip.frames
     if video.max_frames:
         total = min(total or video.max_frames, video.max_frames)
@@ -155,12 +152,11 @@ def stylize_video(clip: Clip, styles: Sequence[ImageLike], write: Writer, opts: 
             out = stylize(c, None)
         else:
             m = motion(prev_in, frame, video.flow)
-            anchor = None
+            previous = None
             if video.temporal == "on":
-                backward, mask = m.backward.to(prev_out.device), m.mask.to(prev_out.device)
-                anchor = Anchor(warp(prev_out, backward), mask, weight)
-            out = stylize(c, anchor)
-        pixels = _frame(out)
+                previous = warp(prev_out, m.backward.to(prev_out.device)), m.mask.to(prev_out.device)
+            out = stylize(c, previous)
+        pixels = np.asarray(to_pil(out))
         write(pixels)
         written = _tensor(pixels)
         if prev_in is not None:
