@@ -25,6 +25,7 @@ from . import color
 from .losses import content_loss, gram, gram_loss, tv_loss
 from .options import StyleOptions
 from .device import autocast, pick_device
+from .temporal import Anchor, temporal_loss
 from .tensors import fit_long_side, resize
 from .vgg import VGG, load_vgg
 
@@ -101,11 +102,13 @@ def _init_image(opts: StyleOptions, content: torch.Tensor, styles: Sequence[torc
 
 def stylize_tensor(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: StyleOptions,
                    regions: Optional[Sequence[Region]] = None,
-                   progress: Optional[ProgressFn] = None) -> torch.Tensor:
+                   progress: Optional[ProgressFn] = None, init: Optional[torch.Tensor] = None,
+                   anchor: Optional[Anchor] = None) -> torch.Tensor:
     """Stylize ``content`` (1 x 3 x H x W, 0..1) with ``styles``; returns 1 x 3 x h x w in 0..1.
 
     The output's long side is ``opts.size``. ``styles`` are 1 x 3 x H x W tensors of any
     size, blended by ``opts.style_blend``. ``regions`` (optional) give spatial loss weights.
+    ``init`` (1 x 3 x H x W, optional) replaces ``opts.init``; ``anchor`` adds a temporal loss.
     """
     opts = opts.resolved()
     device = pick_device(opts.device)
@@ -139,7 +142,7 @@ def stylize_tensor(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: 
     regions = list(regions) if regions else [Region(torch.ones(1, 1, *final))]
     all_layers = set(opts.content_layers) | set(opts.style_layers)
 
-    x = _init_image(opts, content, styles, sizes[0], generator)
+    x = _init_image(opts, content, styles, sizes[0], generator) if init is None else resize(init.to(device), sizes[0])
     done, cost = 0, 0.0
     for level, (size, n_steps) in enumerate(zip(sizes, steps)):
         c = resize(content, size)
@@ -157,6 +160,8 @@ def stylize_tensor(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: 
         masks = [r.mask.to(device).float() for r in regions]
         whole = [bool((m == 1).all()) for m in masks]
         last: dict[str, float] = {}
+        if anchor is not None:
+            a_target, a_mask = resize(anchor.target.to(device), size), resize(anchor.mask.to(device).float(), size)
 
         def closure() -> torch.Tensor:
             nonlocal done, cost
@@ -179,6 +184,10 @@ def stylize_tensor(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: 
                 lt = tv_loss(x)
                 loss = loss + opts.tv_weight * lt
                 last["tv"] = lt.item()
+            if anchor is not None and anchor.weight:
+                l_temp = temporal_loss(x, a_target, a_mask)
+                loss = loss + anchor.weight * l_temp
+                last["temporal"] = l_temp.item()
             loss.backward()
             last.update(content=lc.item(), style=ls.item(), total=loss.item())
             done += 1

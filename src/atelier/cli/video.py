@@ -1,0 +1,74 @@
+"""``atelier video``: stylize a video or a folder of frames with temporal consistency (docs/video.md)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import click
+from tqdm import tqdm
+
+from ..base.errors import UsageError
+from ..core.options import StyleOptions
+from ..feedforward.registry import METHODS as FEEDFORWARD_METHODS
+from ..feedforward.transfer import SHARED_WITH_GATYS, FeedForwardOptions
+from ..io import starter
+from ..io.video import audio_note, check_clip_output, open_clip, write_clip
+from ..scale.video import VideoOptions, frame_size, stylize_video
+from .common import dataclass_from_kwargs, dataclass_options, emit_json, json_option
+
+
+@click.command("video")
+@click.argument("source", type=str)
+@click.argument("styles", type=str, nargs=-1)
+@click.option("-o", "--output", required=True, help="output video (.mp4, .mov, .mkv, .m4v) or a new folder of frames")
+@click.option("-q", "--quiet", is_flag=True, help="no progress bar")
+@click.option("--report", is_flag=True, help="print the flicker of the output and of the input at the end")
+@json_option
+@click.option("--method", default="gatys", show_default=True, type=click.Choice(("gatys", *FEEDFORWARD_METHODS)),
+              help="gatys (optimization, slow) or a feed-forward network such as ghiasi (fast)")
+@dataclass_options(VideoOptions)
+@dataclass_options(StyleOptions, exclude=("save_every",))
+@dataclass_options(FeedForwardOptions, exclude=SHARED_WITH_GATYS)
+def video_cmd(source: str, styles: tuple[str, ...], output: str, quiet: bool, report: bool, as_json: bool,
+              method: str, **kwargs: Any) -> None:
+    """Repaint the video SOURCE (or a folder of frames) in the style of STYLE [STYLE...].
+
+    Optical flow keeps the strokes on the moving scene (--temporal off: each frame on its
+    own). The audio track is copied into a video output. Example:
+    atelier video clip.mp4 starry-night -o out.mp4 --method ghiasi --size 384 --report
+    """
+    opts = dataclass_from_kwargs(StyleOptions, kwargs).resolved()
+    video = dataclass_from_kwargs(VideoOptions, kwargs).validate()
+    feedforward = dataclass_from_kwargs(FeedForwardOptions, kwargs)
+    if method == "gatys" and not styles:
+        raise UsageError("--method gatys needs at least one STYLE")
+    out = check_clip_output(output)
+    resolved = [starter.resolve(s) for s in styles]
+    clip = open_clip(source, fps=video.fps)
+    note = audio_note(clip, out)
+    if note:
+        click.echo(f"atelier: warning: {note}", err=True)
+    h, w = frame_size(clip, opts.size)
+    with tqdm(total=clip.frames, desc="video", unit="frame", disable=quiet, dynamic_ncols=True) as bar:
+        def progress(done: int, total: int | None) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        with write_clip(out, clip.fps, audio_from=clip) as write:
+            result = stylize_video(clip, resolved, write, opts, video, method=method, feedforward=feedforward,
+                                   progress=progress)
+    doc = {"output": str(out), "input": str(clip.path), "method": method, "width": w, "height": h,
+           **result.to_dict(), "audio": clip.audio_codec is not None and note is None,
+           "video_options": dataclasses.asdict(video)}
+    if as_json:
+        emit_json(doc)
+        return
+    if report:
+        click.echo(f"flicker {result.flicker:.5f} (input clip {result.input_flicker:.5f}), "
+                   f"temporal {video.temporal}, {result.frames} frames {w}x{h}, {result.seconds:.1f} s")
+    if not quiet:
+        click.echo(f"wrote {out} ({result.frames} frames, {result.seconds:.1f} s)")
+
+
+COMMANDS = [video_cmd]
