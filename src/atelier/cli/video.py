@@ -10,9 +10,9 @@ from tqdm import tqdm
 
 from ..base.errors import UsageError
 from ..core.options import StyleOptions
-from ..feedforward.registry import METHODS as FEEDFORWARD_METHODS
 from ..feedforward.transfer import SHARED_WITH_GATYS, FeedForwardOptions
 from ..io import starter
+from ..library.methods import STYLIZE
 from ..io.video import audio_note, check_clip_output, open_clip, write_clip
 from ..scale.video import VideoOptions, frame_size, stylize_video
 from .common import dataclass_from_kwargs, dataclass_options, emit_json, json_option
@@ -25,7 +25,7 @@ from .common import dataclass_from_kwargs, dataclass_options, emit_json, json_op
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar")
 @click.option("--report", is_flag=True, help="print the flicker of the output and of the input at the end")
 @json_option
-@click.option("--method", default="gatys", show_default=True, type=click.Choice(("gatys", *FEEDFORWARD_METHODS)),
+@click.option("--method", default="gatys", show_default=True, type=click.Choice(STYLIZE),
               help="gatys (optimization, slow) or a feed-forward network such as ghiasi (fast)")
 @dataclass_options(VideoOptions)
 @dataclass_options(StyleOptions, exclude=("save_every",))

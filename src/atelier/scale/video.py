@@ -109,7 +109,7 @@ def _stylizer(styles: Sequence[ImageLike], opts: StyleOptions, method: str, ff: 
         return run_gatys
     ff = transfer.from_style_options(opts, method, ff)
     ff = dataclasses.replace(ff, size=max(hw))
-    style_list = list(styles) if registry.takes_style_images(method) else []
+    style_list = list(styles) if registry.spec(method).needs_style else []
     ff.validate(len(style_list))
     device = pick_device(ff.device)
     model = transfer.cached_model(ff.method, ff.model, str(device))
