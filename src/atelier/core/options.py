@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
 from ..base.errors import UsageError
+from .budget import parse_memory
 
 PRESETS: dict[str, dict[str, Any]] = {
     "classic": {
@@ -60,6 +61,14 @@ def check_seed(value: Any, name: str = "seed") -> None:
     """Raise ``UsageError`` unless ``value`` is an integer in ``0..MAX_SEED``."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
         raise UsageError(f"{name} must be an integer between 0 and {MAX_SEED}, got {value!r}")
+
+def check_tiling(max_memory: Any, tile: Any) -> None:
+    """Raise ``UsageError`` unless ``max_memory`` parses (None: default) and ``tile`` is None or a multiple of 16 >= 32."""
+    if max_memory is not None:
+        parse_memory(max_memory)
+    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile < 32 or tile % 16):
+        raise UsageError(f"tile must be a multiple of 16 of at least 32 px, got {tile!r}")
+
 
 INITS = ("content", "noise", "style")  # or a path to an image file
 OPTIMIZERS = ("lbfgs", "adam")
@@ -101,6 +110,9 @@ class StyleOptions:
     backbone: str = option_field("vgg19", "vgg19 | vgg16 (vgg16 needs --weights)")
     weights: Optional[str] = option_field(None, "torchvision-format VGG weights file, or 'hub' for the local torch hub cache")
     save_every: int = option_field(0, "save an intermediate image every N evaluations (0: never)")
+    max_memory: Optional[str] = option_field(None, "memory budget such as 6G or 512M (default: min(6 GiB, RAM/3)); "
+                                                   "runs that would not fit are tiled (docs/scale.md)")
+    tile: Optional[int] = option_field(None, "force tiling with tiles of N px, a multiple of 16 (default: from --max-memory)")
     extras: dict[str, Any] = field(default_factory=dict, metadata={"cli": False})  # notes for metadata
 
     # --- resolved views -------------------------------------------------------------
@@ -152,6 +164,7 @@ class StyleOptions:
             if int(getattr(self, name)) != getattr(self, name):
                 raise UsageError(f"{name} must be an integer, got {getattr(self, name)!r}")
         check_seed(self.seed)
+        check_tiling(self.max_memory, self.tile)
         if self.optimizer not in OPTIMIZERS:
             raise UsageError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
         if self.pooling not in ("max", "avg"):
