@@ -38,9 +38,9 @@ from .wct import whiten_colour
 # peak RSS of an untiled pass, calibrated on 2 cores (benchmarks/bench_scale.py --calibrate, docs/scale.md);
 # image_bytes: the image-sized buffers of a tiled run (input, output, blending canvas, PIL copies)
 MEMORY = {
-    "adain": MemoryModel(fixed=0.75e9, per_pixel=700.0, image_bytes=100.0),
+    "adain": MemoryModel(fixed=0.8e9, per_pixel=780.0, image_bytes=100.0),
     "wct": MemoryModel(fixed=0.85e9, per_pixel=900.0, image_bytes=120.0),
-    "ghiasi": MemoryModel(fixed=0.6e9, per_pixel=400.0, image_bytes=100.0),
+    "ghiasi": MemoryModel(fixed=0.78e9, per_pixel=220.0, image_bytes=100.0),
     "multistyle": MemoryModel(fixed=0.6e9, per_pixel=1100.0, image_bytes=100.0),
     "sanet": MemoryModel(fixed=0.8e9, per_pixel=1200.0, image_bytes=0.0),
     "johnson": MemoryModel(fixed=0.6e9, per_pixel=1300.0, image_bytes=0.0),
