@@ -39,9 +39,9 @@ from .wct import whiten_colour
 # image_bytes: the image-sized buffers of a tiled run (input, output, blending canvas, PIL copies)
 MEMORY = {
     "adain": MemoryModel(fixed=0.8e9, per_pixel=780.0, image_bytes=100.0),
-    "wct": MemoryModel(fixed=0.85e9, per_pixel=900.0, image_bytes=120.0),
+    "wct": MemoryModel(fixed=0.85e9, per_pixel=2300.0, image_bytes=120.0),
     "ghiasi": MemoryModel(fixed=0.78e9, per_pixel=220.0, image_bytes=100.0),
-    "multistyle": MemoryModel(fixed=0.6e9, per_pixel=1100.0, image_bytes=100.0),
+    "multistyle": MemoryModel(fixed=0.78e9, per_pixel=500.0, image_bytes=100.0),
     "sanet": MemoryModel(fixed=0.8e9, per_pixel=1200.0, image_bytes=0.0),
     "johnson": MemoryModel(fixed=0.6e9, per_pixel=1300.0, image_bytes=0.0),
 }
