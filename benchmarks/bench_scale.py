@@ -96,7 +96,8 @@ def benchmark(args: argparse.Namespace) -> dict:
             phases = grid_phases(tile) if method == "gatys" else [(0, 0)]
             seams[method] = {"tile": tile, "untiled": seam_score(a, tile, phases), "tiled": seam_score(b, tile, phases)}
             print(method, seams[method], flush=True)
-    return {"machine": f"{platform.node()}: {os.cpu_count()} cores, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}",
+    threads = os.environ.get("OMP_NUM_THREADS")
+    return {"machine": f"{platform.node()}: {os.cpu_count()} cores, OMP_NUM_THREADS={threads}",
             "iterations": args.iterations, "rows": rows, "seams": seams}
 
 

@@ -63,7 +63,8 @@ def check_seed(value: Any, name: str = "seed") -> None:
         raise UsageError(f"{name} must be an integer between 0 and {MAX_SEED}, got {value!r}")
 
 def check_tiling(max_memory: Any, tile: Any) -> None:
-    """Raise ``UsageError`` unless ``max_memory`` parses (None: default) and ``tile`` is None or a multiple of 16 >= 32."""
+    """Raise ``UsageError`` unless ``max_memory`` parses (None: the default budget) and ``tile`` is
+    None or a multiple of 16 of at least 32."""
     if max_memory is not None:
         parse_memory(max_memory)
     if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile < 32 or tile % 16):
@@ -112,7 +113,8 @@ class StyleOptions:
     save_every: int = option_field(0, "save an intermediate image every N evaluations (0: never)")
     max_memory: Optional[str] = option_field(None, "memory budget such as 6G or 512M (default: min(6 GiB, RAM/3)); "
                                                    "runs that would not fit are tiled (docs/scale.md)")
-    tile: Optional[int] = option_field(None, "force tiling with tiles of N px, a multiple of 16 (default: from --max-memory)")
+    tile: Optional[int] = option_field(None, "force tiling with tiles of N px, a multiple of 16 "
+                                             "(default: from --max-memory)")
     extras: dict[str, Any] = field(default_factory=dict, metadata={"cli": False})  # notes for metadata
 
     # --- resolved views -------------------------------------------------------------

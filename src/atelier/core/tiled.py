@@ -75,7 +75,8 @@ def margin_for(tile: int) -> int:
     return min(MARGIN, max(ALIGN, tile // 2 // ALIGN * ALIGN))
 
 
-def tiles(size: tuple[int, int], tile: int, offset: tuple[int, int] = (0, 0), margin: Optional[int] = None) -> list[Tile]:
+def tiles(size: tuple[int, int], tile: int, offset: tuple[int, int] = (0, 0),
+          margin: Optional[int] = None) -> list[Tile]:
     """Tiles covering an image of ``size`` (h, w) on a grid shifted by ``offset`` (0 <= offset < tile),
     each window ``margin`` px larger on every side (default :func:`margin_for`), clipped to the image."""
     h, w = size
@@ -128,7 +129,8 @@ def tiled_grams(vgg: VGG, image: torch.Tensor, layers: Sequence[str], tile: int,
     return {k: (sums[k] / max(counts[k], 1))[None] for k in layers}
 
 
-def content_energy(vgg: VGG, content: torch.Tensor, layers: Sequence[str], tile: int, precision: str) -> dict[str, float]:
+def content_energy(vgg: VGG, content: torch.Tensor, layers: Sequence[str], tile: int,
+                   precision: str) -> dict[str, float]:
     """``||F_c||^2`` of ``content``'s features per layer, summed over tiles (the content loss's denominator)."""
     total = dict.fromkeys(layers, 0.0)
     for t in tiles(tuple(content.shape[-2:]), tile):

@@ -31,7 +31,8 @@ MAX_SIDE = 8192  # largest output long side (as for Gatys)
 STYLE_CACHE_SIZE = 4  # encoded style images kept by ``style_features``
 COLORS = ("none", "luminance", "match")
 # FeedForwardOptions fields that `atelier stylize --method` takes from StyleOptions instead
-SHARED_WITH_GATYS = ("method", "size", "style_size", "style_blend", "color", "precision", "device", "max_memory", "tile")
+SHARED_WITH_GATYS = ("method", "size", "style_size", "style_blend", "color", "precision", "device",
+                     "max_memory", "tile")
 
 
 
