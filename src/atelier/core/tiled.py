@@ -145,7 +145,8 @@ def content_energy(vgg: VGG, content: torch.Tensor, layers: Sequence[str], tile:
 
 @dataclass(frozen=True)
 class Plan:
-    """How a run is cut: pyramid ``sizes``, the first ``untiled`` levels whole, the rest in ``tile`` px tiles."""
+    """How a run is cut: pyramid ``sizes``, the first ``untiled`` levels whole (by :func:`.gatys.stylize_tensor`;
+    0: all tiled, from the content), the rest in ``tile`` px tiles with ``history`` L-BFGS pairs."""
 
     sizes: list[tuple[int, int]]
     steps: list[int]
@@ -196,9 +197,10 @@ def plan(content_shape: Sequence[int], opts: StyleOptions) -> Plan:
     room = limit - GATYS_MEMORY.peak(0, px) - LBFGS_BYTES * MIN_HISTORY * px
     side = int(math.sqrt(max(room, 0) / 2 / _activation_bytes(opts.precision)))
     tile = min(side - 2 * MARGIN, math.ceil(max(final) / ALIGN) * ALIGN) // ALIGN * ALIGN
-    if untiled == 0 or tile < MIN_TILE:
-        need = max(untiled_peak(sizes[0], steps[0], opts.precision),
-                   tiled_peak(final, MIN_TILE, MIN_HISTORY, opts.precision))
+    if (untiled == 0 and opts.init != "content") or tile < MIN_TILE:
+        need = tiled_peak(final, MIN_TILE, MIN_HISTORY, opts.precision)
+        if opts.init != "content":
+            need = max(need, untiled_peak(sizes[0], steps[0], opts.precision))
         raise UsageError(f"max_memory {describe(limit)} is too small for a {final[1]}x{final[0]} Gatys run "
                          f"(it needs about {describe(need)}); raise --max-memory or lower --size")
     spare = limit - tiled_peak(final, tile, 0, opts.precision)
@@ -325,16 +327,20 @@ def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: StyleOp
             progress(dataclasses.replace(q, levels=len(p.sizes), total=total, cost=q.cost * unit[k - 1],
                                          total_cost=total_cost))
 
-    coarse = dataclasses.replace(opts, size=max(p.sizes[k - 1]), levels=k, iterations=p.steps[k - 1],
-                                 color="none", max_memory=None, tile=None)
-    x = stylize_tensor(content, styles, coarse, progress=coarse_progress)
+    if k:
+        coarse = dataclasses.replace(opts, size=max(p.sizes[k - 1]), levels=k, iterations=p.steps[k - 1],
+                                     color="none", max_memory=None, tile=None)
+        x = stylize_tensor(content, styles, coarse, progress=coarse_progress)
+    else:  # even the coarsest level is tiled: it starts from the content (plan() allows no other init)
+        x = resize(content, p.sizes[0])
     vgg = load_vgg(opts.backbone, opts.weights, opts.pooling).to(device, memory_format=torch.channels_last)
     generator = torch.Generator().manual_seed(opts.seed)
     done, cost = sum(p.steps[:k]), sum(s * u for s, u in zip(p.steps[:k], unit[:k]))
     for level in range(k, len(p.sizes)):
-        size, prev = p.sizes[level], p.sizes[level - 1]
+        size, prev = p.sizes[level], p.sizes[max(level - 1, 0)]
         c = resize(content, size)
-        x = (resize(x, size) + opts.detail * (c - resize(resize(c, prev), size))).clamp(0, 1)
+        if level:
+            x = (resize(x, size) + opts.detail * (c - resize(resize(c, prev), size))).clamp(0, 1)
         s_grams = _style_targets(vgg, styles, blend, opts, max(size) * opts.style_scale, p.tile)
         step = 0
 
