@@ -23,6 +23,7 @@ from typing import Any, Optional, Sequence
 
 from ..base.checks import check_choice, check_int, check_number, fail
 from ..base.errors import UsageError
+from .budget import parse_memory
 
 PRESETS: dict[str, dict[str, Any]] = {
     "classic": {
@@ -69,6 +70,15 @@ def check_weights(name: str, weights: Sequence[float]) -> None:
         raise fail(name, "finite numbers >= 0, not all 0", tuple(weights))
 
 
+def check_tiling(max_memory: Any, tile: Any) -> None:
+    """Raise ``UsageError`` unless ``max_memory`` parses (None: the default budget) and ``tile`` is
+    None or a multiple of 16 of at least 32."""
+    if max_memory is not None:
+        parse_memory(max_memory)
+    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile < 32 or tile % 16):
+        raise UsageError(f"tile must be a multiple of 16 of at least 32 px, got {tile!r}")
+
+
 INITS = ("content", "noise", "style")  # or a path to an image file
 OPTIMIZERS = ("lbfgs", "adam")
 POOLINGS = ("max", "avg")
@@ -112,6 +122,10 @@ class StyleOptions:
     backbone: str = option_field("vgg19", "vgg19 | vgg16 (vgg16 needs --weights)")
     weights: Optional[str] = option_field(None, "torchvision-format VGG weights file, or 'hub' for the local torch hub cache")
     save_every: int = option_field(0, "save an intermediate image every N evaluations (0: never)")
+    max_memory: Optional[str] = option_field(None, "memory budget such as 6G or 512M (default: min(6 GiB, RAM/3)); "
+                                                   "runs that would not fit are tiled (docs/scale.md)")
+    tile: Optional[int] = option_field(None, "force tiling with tiles of N px, a multiple of 16 "
+                                             "(default: from --max-memory)")
     extras: dict[str, Any] = field(default_factory=dict, metadata={"cli": False})  # notes for metadata
 
     # --- resolved views -------------------------------------------------------------
@@ -149,6 +163,7 @@ class StyleOptions:
         elif self.content_weight == 0 and self.style_weight == 0:
             raise UsageError("content_weight and style_weight cannot both be 0")
         check_seed(self.seed)
+        check_tiling(self.max_memory, self.tile)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("pooling", self.pooling, POOLINGS)
         check_choice("color", self.color, COLOR_MODES)

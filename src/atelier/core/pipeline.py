@@ -10,7 +10,8 @@ from PIL import Image
 
 from ..io import starter
 from ..io.images import ImageLike, check_dimensions, load_image, shrink_long_side, style_side, to_pil, to_tensor
-from .gatys import ProgressFn, Region, stylize_tensor
+from . import tiled
+from .gatys import ProgressFn, Region
 from .options import StyleOptions
 from .record import describe_input, metadata, upscale_record
 
@@ -46,7 +47,7 @@ def stylize_gatys(content: ImageLike, styles: Styles, opts: StyleOptions, *,
     opts = opts.resolved()
     c, s, alpha = prepare(content, styles, opts)
     start = time.perf_counter()
-    out = to_pil(stylize_tensor(c, s, opts, regions=regions, progress=progress))
+    out = to_pil(tiled.stylize(c, s, opts, regions=regions, progress=progress))
     if alpha is not None:
         out.putalpha(alpha.resize(out.size, Image.LANCZOS))
     out.info["atelier"] = metadata(opts, time.perf_counter() - start, method="gatys",

@@ -51,9 +51,13 @@ def mean_std(features: torch.Tensor, eps: float = EPS) -> tuple[torch.Tensor, to
     return f.mean(-1)[..., None, None], (f.var(-1, unbiased=False) + eps).sqrt()[..., None, None]
 
 
-def adain(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-    """Content features renormalised to the style features' channel mean and std (fp32)."""
-    c_mean, c_std = mean_std(content)
+def adain(content: torch.Tensor, style: torch.Tensor,
+          content_stats: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """Content features renormalised to the style features' channel mean and std (fp32).
+
+    ``content_stats`` (mean, std; N x C x 1 x 1) replaces the content's own, e.g. the whole
+    image's statistics when ``content`` is one tile of it (:mod:`.tiled`)."""
+    c_mean, c_std = mean_std(content) if content_stats is None else content_stats
     s_mean, s_std = mean_std(style)
     return (content.float() - c_mean) / c_std * s_std + s_mean
 
@@ -96,10 +100,14 @@ class AdaIN(nn.Module):
         """Stylize a 1 x 3 x H x W content image (H, W multiples of 8) with blended styles,
         given as their ``style_layers`` features: the decoder inverts the relu4_1 target
         ``alpha * sum_k w_k AdaIN(f(c), f(s_k)) + (1 - alpha) f(c)``."""
-        alpha = options.alpha
-        fc = vgg(content, [self.layer])[self.layer].float()
-        mixed = sum(w * adain(fc, s[self.layer]) for s, w in zip(styles, weights))
-        return self.decoder(alpha * mixed + (1 - alpha) * fc)
+        return self.decoder(self.target(vgg(content, [self.layer])[self.layer], styles, weights, options.alpha))
+
+    def target(self, fc: torch.Tensor, styles: Sequence[dict[str, torch.Tensor]], weights: Sequence[float],
+               alpha: float = 1.0, content_stats: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """The relu4_1 features the decoder inverts, from the content's features ``fc`` (N x 512 x h x w)."""
+        fc = fc.float()
+        mixed = sum(w * adain(fc, s[self.layer], content_stats) for s, w in zip(styles, weights))
+        return alpha * mixed + (1 - alpha) * fc
 
     def training_loss(self, vgg: VGG, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
         """Losses for one batch of content crops paired with style crops (both N x 3 x S x S)."""

@@ -65,11 +65,16 @@ class StyleNorm(nn.Module):
         super().__init__()
         self.gamma = nn.Linear(code_dim, channels, bias=bias)
         self.beta = nn.Linear(code_dim, channels, bias=bias)
+        # (mean, var), each N x C x 1 x 1, used instead of x's own: the whole image's when x is a tile
+        self.stats: Optional[tuple[torch.Tensor, torch.Tensor]] = None
 
     def forward(self, x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
         xf = x.float()  # statistics in fp32 (bf16 variances are too coarse)
-        mean = xf.mean((2, 3), keepdim=True)
-        var = (xf - mean).pow(2).mean((2, 3), keepdim=True)
+        if self.stats is not None:
+            mean, var = self.stats
+        else:
+            mean = xf.mean((2, 3), keepdim=True)
+            var = (xf - mean).pow(2).mean((2, 3), keepdim=True)
         code = code.float()
         scale = self.gamma(code)[..., None, None] * (var + EPS).rsqrt()
         return (xf * scale + (self.beta(code)[..., None, None] - mean * scale)).to(x.dtype)

@@ -21,9 +21,9 @@ from ..base.errors import UsageError
 from ..core.device import autocast, pick_device
 from ..io.images import (MIN_SIDE, ImageLike, check_dimensions, load_image, resize_long_side, shrink_long_side,
                          style_side, to_pil, to_tensor)
-from ..core.options import option_field
+from ..core.options import check_tiling, option_field
 from ..core.vgg import VGG, load_vgg
-from . import registry
+from . import registry, tiled
 from .conditional import SHIFTS
 from .decoder import pad_to_multiple
 from .model import options_for
@@ -33,7 +33,8 @@ MAX_SIDE = 8192  # largest output long side (as for Gatys)
 STYLE_CACHE_SIZE = 4  # encoded style images kept by ``style_features``
 COLORS = ("none", "luminance", "match")
 # FeedForwardOptions fields that `atelier stylize --method` takes from StyleOptions instead
-SHARED_WITH_GATYS = ("method", "size", "style_size", "style_blend", "color", "precision", "device")
+SHARED_WITH_GATYS = ("method", "size", "style_size", "style_blend", "color", "precision", "device",
+                     "max_memory", "tile")
 
 
 
@@ -55,6 +56,9 @@ class FeedForwardOptions:
     color: str = option_field("none", "colour preservation: none | luminance (keep content chroma) | match (recolour styles first)")
     precision: str = option_field("auto", "auto (bf16 autocast) | bf16 | fp32")
     device: str = option_field("auto", "auto | cpu | cuda")
+    max_memory: Optional[str] = option_field(None, "memory budget such as 3G or 512M (default: min(6 GiB, RAM/3)); "
+                                                   "larger images run in tiles (adain, wct, ghiasi, multistyle)")
+    tile: Optional[int] = option_field(None, "force tiles of N px, a multiple of 16 (default: from --max-memory)")
 
     def validate(self, n_styles: int) -> None:
         """Raise ``UsageError`` for bad settings (``n_styles``: how many style images were given)."""
@@ -89,6 +93,7 @@ class FeedForwardOptions:
             parse_style_index(self.style_index)
         if self.precision not in ("auto", "bf16", "fp32"):
             raise UsageError(f"precision must be auto, bf16 or fp32, got {self.precision!r}")
+        check_tiling(self.max_memory, self.tile)
         if self.model is not None and not Path(self.model).is_file():
             raise UsageError(f"model file not found: {self.model}")
 
@@ -107,8 +112,8 @@ def from_style_options(opts: Any, method: str, base: Optional[FeedForwardOptions
     colour, precision, device) taken from ``opts``, the rest from ``base``."""
     return dataclasses.replace(base or FeedForwardOptions(), method=method, size=opts.size,
                                style_size=style_side(opts.size, opts.style_scale, minimum=32),
-                               style_blend=opts.style_blend, color=opts.color,
-                               precision=opts.precision, device=opts.device)
+                               style_blend=opts.style_blend, color=opts.color, precision=opts.precision,
+                               device=opts.device, max_memory=opts.max_memory, tile=opts.tile)
 
 
 @functools.lru_cache(maxsize=8)
@@ -160,7 +165,8 @@ def stylize_tensor(model: torch.nn.Module, vgg: VGG, content: torch.Tensor, styl
     """Stylize a 1 x 3 x H x W content tensor (0..1) with ``model``; returns 1 x 3 x H x W in 0..1.
 
     Inputs are reflect-padded to a multiple of 16 (what the decoders invert exactly) and
-    the result is cropped back. ``color="match"`` recolours each style to the content's
+    the result is cropped back. Over ``opts.max_memory`` (or with ``opts.tile``) the pass runs
+    in tiles with whole-image statistics (:mod:`.tiled`). ``color="match"`` recolours each style to the content's
     colour statistics first; ``"luminance"`` keeps the content's chroma afterwards.
     """
     if min(content.shape[-2:]) < MIN_SIDE or any(min(s.shape[-2:]) < MIN_SIDE for s in styles):
@@ -170,10 +176,13 @@ def stylize_tensor(model: torch.nn.Module, vgg: VGG, content: torch.Tensor, styl
     x, (h, w) = pad_to_multiple(content, 16)
     if getattr(model, "encoder", None) is not None:  # e.g. the authors' normalised VGG (imported weights)
         vgg = model.encoder
+    tile = tiled.tile_for(opts.method, tuple(x.shape[-2:]), opts.max_memory, opts.tile)
     with torch.no_grad(), autocast(x.device, "fp32" if opts.precision == "fp32" else "bf16"):
         feats = [encoded_style(model, vgg, s) for s in styles]
-        out = model.stylize(vgg, x.contiguous(memory_format=torch.channels_last), feats,
-                            opts.blend(len(styles)), options_for(model, opts))
+        x = x.contiguous(memory_format=torch.channels_last)
+        options = options_for(model, opts)
+        out = (tiled.stylize(model, vgg, x, feats, opts.blend(len(styles)), tile, options) if tile
+               else model.stylize(vgg, x, feats, opts.blend(len(styles)), options))
     out = out[..., :h, :w].float().clamp(0, 1)
     return color.combine_luminance(out, content) if opts.color == "luminance" else out
 

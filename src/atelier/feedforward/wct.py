@@ -38,30 +38,39 @@ class WCTOptions(StylizeOptions):
     wct_levels: Sequence[int] | None = None
 
 
-def _cov_eig(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """For C x N features (float64): centred features, mean, eigenvalues (floored), eigenvectors."""
+def mean_cov(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Channel mean (C x 1) and covariance (C x C, unbiased) of C x N features, in float64."""
+    f = f.double()
     mean = f.mean(dim=1, keepdim=True)
     centred = f - mean
-    cov = centred @ centred.T / max(f.shape[1] - 1, 1)
+    return mean, centred @ centred.T / max(f.shape[1] - 1, 1)
+
+
+def _eig(cov: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eigenvalues (floored) and eigenvectors of a covariance."""
     evals, evecs = torch.linalg.eigh(cov)
     floor = max(EIG_FLOOR, EIG_REL_FLOOR * float(evals.max()))
-    return centred, mean, evals.clamp_min(floor), evecs
+    return evals.clamp_min(floor), evecs
 
 
-def whiten_colour(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+def whiten_colour(content: torch.Tensor, style: torch.Tensor,
+                  content_stats: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """WCT of one image's features (1 x C x H x W) to the style's (1 x C x H' x W').
 
     Returns features with the content's spatial layout and the style's channel mean and
     covariance (exactly, when the content covariance has full rank), in fp32.
+    ``content_stats`` (mean C x 1, covariance C x C, float64) replaces the content's own, e.g.
+    the whole image's when ``content`` is one tile of it (:mod:`.tiled`).
     """
     if content.shape[0] != 1 or style.shape[0] != 1:
         raise ValueError("whiten_colour takes one content and one style image")
     c, h, w = content.shape[1:]
     fc = content[0].reshape(c, -1).double()
-    fs = style[0].reshape(c, -1).double()
-    centred, _, ec, vc = _cov_eig(fc)
-    white = vc @ torch.diag(ec.rsqrt()) @ vc.T @ centred
-    _, ms, es, vs = _cov_eig(fs)
+    mc, cov_c = mean_cov(fc) if content_stats is None else content_stats
+    ec, vc = _eig(cov_c)
+    white = vc @ torch.diag(ec.rsqrt()) @ vc.T @ (fc - mc)
+    ms, cov_s = mean_cov(style[0].reshape(c, -1))
+    es, vs = _eig(cov_s)
     coloured = vs @ torch.diag(es.sqrt()) @ vs.T @ white + ms
     return coloured.reshape(1, c, h, w).float()
 
@@ -94,17 +103,21 @@ class WCT(nn.Module):
         their ``style_layers`` features, transforming at ``options.wct_levels`` (default: all the
         model's), always coarse to fine."""
         alpha, levels = options.alpha, options.wct_levels
-        chosen = self.levels if levels is None else tuple(sorted(levels, reverse=True))
-        missing = [level for level in chosen if level not in self.levels]
-        if missing:
-            raise UsageError(f"this WCT model has no decoder for level(s) {missing}; it has {list(self.levels)}")
         x = content
-        for layer in map(relu_layer, chosen):
+        for layer in map(relu_layer, self.chosen_levels(levels)):
             decoder = self.decoders[layer]
             fc = vgg(x, [layer])[layer].float()
             mixed = sum(w * whiten_colour(fc, f[layer]) for f, w in zip(styles, weights))
             x = decoder(alpha * mixed + (1 - alpha) * fc)
         return x
+
+    def chosen_levels(self, levels: Optional[Sequence[int]] = None) -> tuple[int, ...]:
+        """``levels`` (default: all the model's) coarse to fine; ``UsageError`` for one without a decoder."""
+        chosen = self.levels if levels is None else tuple(sorted(levels, reverse=True))
+        missing = [level for level in chosen if level not in self.levels]
+        if missing:
+            raise UsageError(f"this WCT model has no decoder for level(s) {missing}; it has {list(self.levels)}")
+        return chosen
 
     def training_loss(self, vgg: VGG, content: torch.Tensor, style: None = None) -> dict[str, torch.Tensor]:
         """Reconstruction: per level, relative pixel error plus relative feature error."""
