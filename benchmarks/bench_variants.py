@@ -8,7 +8,8 @@ at least ``n`` library neighbours within the paper threshold:
 
 * ``variants``: :func:`atelier.library.augment.stylize_variants` with ``--augment-config paper``
   (K = 3, equal Gram weights, each variant another seeded subset of the ``--pool`` nearest
-  candidates), the default StyleOptions at ``--size``;
+  candidates), the default StyleOptions at ``--size`` (``--iterations`` and ``--coarse-factor``
+  lower the cost on a loaded machine);
 * ``gatys seeds``: plain Gatys of the same pair, ``init=noise``, seeds 0 .. n-1 (the only
   randomness plain Gatys has: its default ``init=content`` is deterministic).
 
@@ -66,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("-n", type=int, default=3, help="variants (and Gatys seeds) per pair")
     ap.add_argument("--pool", type=int, default=6)
+    ap.add_argument("--iterations", type=int, default=StyleOptions().iterations)
+    ap.add_argument("--coarse-factor", type=float, default=StyleOptions().coarse_factor)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--grid", type=Path, default=None)
@@ -77,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or cache_dir() / "bench" / "variants"
     out.mkdir(parents=True, exist_ok=True)
     aug = AugmentOptions(augment_config="paper", pool=args.pool, library=str(library))
-    opts = StyleOptions(size=args.size, seed=args.seed)
+    opts = StyleOptions(size=args.size, seed=args.seed, iterations=args.iterations, coarse_factor=args.coarse_factor)
     rng = random.Random(args.seed)
     contents, styles = scan([args.data / "content"]), scan([args.data / "styles"])
     rng.shuffle(styles)
