@@ -43,12 +43,53 @@ def fit_old(works: list[np.ndarray], labels: list[str]) -> clf_mod.ArtistClassif
     from sklearn.linear_model import RidgeClassifier
     from sklearn.preprocessing import StandardScaler
 
-    X = np.concatenate(works)
-    y = np.concatenate([[a] * len(w) for w, a in zip(works, labels)])
+    X, y, _ = clf_mod.crop_rows(works, labels)
     scaler = StandardScaler().fit(X)
     model = RidgeClassifier(alpha=1000.0).fit(scaler.transform(X), y)
     return clf_mod.ArtistClassifier(model.classes_, scaler.mean_, scaler.scale_, np.atleast_2d(model.coef_),
                                     np.atleast_1d(model.intercept_))
+
+
+def evaluate_setting(all_works: list[clf_mod.Artwork], m: int, folds: int, seed: int) -> list[dict]:
+    """Out-of-fold accuracy of each model on the artists with >= ``m`` works; prints table rows."""
+    keep = clf_mod.eligible_artists(all_works, m)
+    works = [w for w in all_works if w.artist in keep]
+    t0 = time.time()
+    feats = clf_mod.cached_descriptors(works)
+    labels = [w.artist for w in works]
+    y = np.array(labels)
+    chosen: list[float] = []
+
+    def nested(train: list[np.ndarray], lab: list[str]) -> clf_mod.ArtistClassifier:
+        c = clf_mod.fit_selected(train, lab)
+        chosen.append(float(c.info["C"]))
+        return c
+
+    def cv(views: list[np.ndarray], fit_fn: clf_mod.FitFn) -> np.ndarray:
+        return clf_mod.cross_val_predict(views, labels, fit_fn, folds, seed)
+
+    preds = {"classifier (10 crops, C by nested grouped CV)": cv(feats, nested)}
+    c_mode = Counter(chosen).most_common(1)[0][0]
+
+    def fixed(w: list[np.ndarray], a: list[str]) -> clf_mod.ArtistClassifier:
+        return clf_mod.fit(w, a, c_mode)
+
+    preds[f"whole image only (C={c_mode:g})"] = cv([f[:1] for f in feats], fixed)
+    preds[f"mean+std only, 10 crops (C={c_mode:g})"] = cv([f[:, :MEANSTD] for f in feats], fixed)
+    preds["old: mean+std, ridge (alpha=1000)"] = cv([f[:1, :MEANSTD] for f in feats], fit_old)
+    k = len(keep)
+    majority = Counter(labels).most_common(1)[0][1] / len(labels)
+    results = []
+    for name, p in preds.items():
+        hits = int((p == y).sum())
+        lo, hi = wilson_ci(hits, len(y))
+        results.append({"min_works": m, "artists": k, "works": len(y), "model": name, "hits": hits,
+                        "accuracy": hits / len(y), "ci": [lo, hi], "chance": 1 / k, "majority": majority,
+                        "C_chosen": chosen if name.startswith("classifier") else None})
+        print(f"| {k} (>= {m}) | {len(y)} | {name} | {hits}/{len(y)} = {hits / len(y):.1%} "
+              f"| {lo:.1%} - {hi:.1%} | {1 / k:.1%} | {majority:.1%} |", flush=True)
+    print(f"<!-- >= {m}: {time.time() - t0:.0f} s, C chosen per outer fold: {chosen} -->", flush=True)
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,39 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| artists (>= works) | works | model | top-1 accuracy | 95% CI | chance 1/K | majority |")
     print("|---|---:|---|---:|---|---:|---:|")
     for m in [int(v) for v in args.min_works.split(",")]:
-        keep = clf_mod.eligible_artists(all_works, m)
-        works = [w for w in all_works if w.artist in keep]
-        t0 = time.time()
-        feats = clf_mod.cached_descriptors(works)
-        labels = [w.artist for w in works]
-        y = np.array(labels)
-        chosen: list[float] = []
-
-        def nested(train: list[np.ndarray], lab: list[str]) -> clf_mod.ArtistClassifier:
-            c = clf_mod.fit_selected(train, lab)
-            chosen.append(float(c.info["C"]))
-            return c
-
-        def cv(views: list[np.ndarray], fit_fn) -> np.ndarray:
-            return clf_mod.cross_val_predict(views, labels, fit_fn, args.folds, args.seed)
-
-        preds = {"classifier (10 crops, C by nested grouped CV)": cv(feats, nested)}
-        c_mode = Counter(chosen).most_common(1)[0][0]
-        preds[f"whole image only (C={c_mode:g})"] = cv([f[:1] for f in feats], lambda w, a: clf_mod.fit(w, a, c_mode))
-        preds[f"mean+std only, 10 crops (C={c_mode:g})"] = cv([f[:, :MEANSTD] for f in feats],
-                                                            lambda w, a: clf_mod.fit(w, a, c_mode))
-        preds["old: mean+std, ridge (alpha=1000)"] = cv([f[:1, :MEANSTD] for f in feats], fit_old)
-        k = len(keep)
-        majority = Counter(labels).most_common(1)[0][1] / len(labels)
-        for name, p in preds.items():
-            hits = int((p == y).sum())
-            lo, hi = wilson_ci(hits, len(y))
-            results.append({"min_works": m, "artists": k, "works": len(y), "model": name, "hits": hits,
-                            "accuracy": hits / len(y), "ci": [lo, hi], "chance": 1 / k, "majority": majority,
-                            "C_chosen": chosen if name.startswith("classifier") else None})
-            print(f"| {k} (>= {m}) | {len(y)} | {name} | {hits}/{len(y)} = {hits / len(y):.1%} "
-                  f"| {lo:.1%} - {hi:.1%} | {1 / k:.1%} | {majority:.1%} |", flush=True)
-        print(f"<!-- >= {m}: {time.time() - t0:.0f} s, C chosen per outer fold: {chosen} -->", flush=True)
+        results += evaluate_setting(all_works, m, args.folds, args.seed)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

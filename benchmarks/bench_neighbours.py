@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     nearest = d.min(1)
     nearest = nearest[np.isfinite(nearest)]
     chosen = round_up(float(np.quantile(nearest, args.coverage)))
-    out = {"n": len(entries), "nearest_quantiles": dict(zip(map(str, QUANTILES), np.quantile(nearest, QUANTILES).tolist())),
+    quantiles = np.quantile(nearest, QUANTILES).tolist()
+    out = {"n": len(entries), "nearest_quantiles": dict(zip(map(str, QUANTILES), quantiles, strict=True)),
            "nearest_min": float(nearest.min()), "nearest_max": float(nearest.max()), "threshold": chosen,
            "paper_threshold": PAPER_THRESHOLD, "thresholds": {}}
     print(f"\n{len(entries)} artworks; nearest-neighbour distance (copies skipped):\n")

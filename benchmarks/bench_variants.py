@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| **mean** | **{v:.3f}** | **{s:.3f}** | {np.mean([r['variants_style'] for r in rows]):.3f} "
           f"| {np.mean([r['seeds_style'] for r in rows]):.3f} |")
     if args.grid and grid_cells:
-        cells = grid_cells[:2] + grid_cells[2:2 + args.n] + [Image.new("RGB", (8, 8), "white")] * 2 + grid_cells[2 + args.n:]
+        blank = Image.new("RGB", (8, 8), "white")
+        cells = grid_cells[:2 + args.n] + [blank, blank] + grid_cells[2 + args.n:]
         labels = grid_labels[:2 + args.n] + ["", ""] + grid_labels[2 + args.n:]
         grid = make_grid(cells, labels, cols=2 + args.n, cell=150)
         tmp = args.grid.with_name(args.grid.name + ".part")

@@ -103,7 +103,7 @@ class AugmentOptions:
             raise UsageError(f"unknown augment config {self.augment_config!r}; choose from {', '.join(CONFIGS)}")
         return self
 
-    def resolved(self) -> "AugmentOptions":
+    def resolved(self) -> AugmentOptions:
         """A validated copy with the configuration applied: for ``paper``, each of ``neighbours``,
         ``threshold`` and ``query_weight`` still at its ``atelier`` default becomes the paper's
         (3, :data:`PAPER_THRESHOLD`, equal weights)."""
