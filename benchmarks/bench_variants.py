@@ -10,14 +10,16 @@ at least ``n`` library neighbours within the paper threshold:
   (K = 3, equal Gram weights, each variant another seeded subset of the ``--pool`` nearest
   candidates), the default StyleOptions at ``--size`` (``--iterations`` and ``--coarse-factor``
   lower the cost on a loaded machine);
-* ``gatys seeds``: plain Gatys of the same pair, ``init=noise``, seeds 0 .. n-1 (the only
-  randomness plain Gatys has: its default ``init=content`` is deterministic).
+* ``gatys seeds``: plain Gatys of the same pair and options, seeds 0 .. ``--seeds``-1 (its
+  default ``init=content``; ``--init noise`` starts from seeded noise instead, which needs far
+  more iterations than a variant to converge: at 4 iterations it stays noise, style distance ~6).
 
 The spread of each set is the mean pairwise VGG feature distance
 ``||F_a - F_b|| / ((||F_a|| + ||F_b||) / 2)`` of relu3_1 and relu4_1 (bundled VGG19, outputs at
 their own size), averaged over the two layers and all pairs of the set; beside it the mean style
 distance of the set's images to the query style (:func:`atelier.evaluation.metrics.style_distance`
-at ``--size``). ``--grid`` writes the first pair's grid (content, style, variants, seeds) as JPEG.
+at ``--size``), and the mean distance of the variants to the plain result (seed 0), for scale.
+``--grid`` writes the first pair's grid (content, style, variants, seeds) as JPEG.
 The library is the one of ``bench_neighbours.py`` (built if missing). Images go to ``--out``
 (default: the atelier cache), never the project.
 """
@@ -65,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--library", type=Path, default=None)
     ap.add_argument("--pairs", type=int, default=4)
     ap.add_argument("--size", type=int, default=256)
-    ap.add_argument("-n", type=int, default=3, help="variants (and Gatys seeds) per pair")
+    ap.add_argument("-n", type=int, default=3, help="variants per pair")
+    ap.add_argument("--seeds", type=int, default=2, help="plain Gatys seeds per pair")
+    ap.add_argument("--init", default="content", help="init of the plain Gatys runs: content | noise")
     ap.add_argument("--pool", type=int, default=6)
     ap.add_argument("--iterations", type=int, default=StyleOptions().iterations)
     ap.add_argument("--coarse-factor", type=float, default=StyleOptions().coarse_factor)
@@ -89,31 +93,36 @@ def main(argv: list[str] | None = None) -> int:
         paper = aug.resolved()
         eligible = (s for s in styles if len(find_candidates(s, lib, paper, args.pool).hits) >= args.n)
         pairs = [(rng.choice(contents), s) for s in itertools.islice(eligible, args.pairs)]
-        print("| pair | variants: spread | gatys seeds: spread | variants: style dist. | gatys seeds: style dist. |")
-        print("|---|---:|---:|---:|---:|")
+        print("| pair | variants: spread | gatys seeds: spread | variants to plain | variants: style dist. "
+              "| gatys: style dist. |")
+        print("|---|---:|---:|---:|---:|---:|")
         for i, (content, style) in enumerate(pairs):
             t0 = time.time()
             variants, cands = stylize_variants(content, style, lib, aug, args.n, opts)
-            seeds = [atelier.stylize(content, str(style), opts, init="noise", seed=s) for s in range(args.n)]
+            seeds = [atelier.stylize(content, str(style), opts, init=args.init, seed=s) for s in range(args.seeds)]
             for j, im in enumerate(variants + seeds):
-                save_image(im, out / f"pair{i}_{'variant' if j < args.n else 'seed'}{j % args.n}.png")
+                name = f"variant{j}" if j < args.n else f"seed{j - args.n}"
+                save_image(im, out / f"pair{i}_{name}.png")
             row = {"content": content.name, "style": style.name,
                    "neighbours": [[h.entry.label for h in (cands.hits[k] for k in [c - 1 for c in
                                   im.info["atelier"]["augment"]["variant"]["candidates"]])] for im in variants],
                    "variants_spread": spread(variants), "seeds_spread": spread(seeds),
                    "variants_style": float(np.mean([style_distance(im, style, size=args.size) for im in variants])),
                    "seeds_style": float(np.mean([style_distance(im, style, size=args.size) for im in seeds])),
+                   "variants_to_plain": float(np.mean([spread([v, seeds[0]]) for v in variants])),
                    "seconds": time.time() - t0}
             rows.append(row)
             print(f"| {content.stem} x {style.stem} | {row['variants_spread']:.3f} | {row['seeds_spread']:.3f} "
+                  f"| {row['variants_to_plain']:.3f} "
                   f"| {row['variants_style']:.3f} | {row['seeds_style']:.3f} |", flush=True)
             if i == 0:
                 grid_cells = [load_image(content), load_image(style)] + variants + seeds
                 grid_labels = ["content", "style"] + [
                     "v{}: {}".format(j + 1, " + ".join(lab.split(" - ")[0] for lab in row["neighbours"][j]))
-                    for j in range(args.n)] + [f"gatys seed {s}" for s in range(args.n)]
+                    for j in range(args.n)] + [f"gatys seed {s}" for s in range(args.seeds)]
     v, s = np.mean([r["variants_spread"] for r in rows]), np.mean([r["seeds_spread"] for r in rows])
-    print(f"| **mean** | **{v:.3f}** | **{s:.3f}** | {np.mean([r['variants_style'] for r in rows]):.3f} "
+    print(f"| **mean** | **{v:.3f}** | **{s:.3f}** | {np.mean([r['variants_to_plain'] for r in rows]):.3f} "
+          f"| {np.mean([r['variants_style'] for r in rows]):.3f} "
           f"| {np.mean([r['seeds_style'] for r in rows]):.3f} |")
     if args.grid and grid_cells:
         blank = Image.new("RGB", (8, 8), "white")

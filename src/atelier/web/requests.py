@@ -25,7 +25,7 @@ class AugmentRequest(BaseModel):
 
     neighbours: list[int] = Field(default_factory=list, max_length=16)  # library ids from a search
     search_k: int = Field(default=12, ge=1, le=48)                      # k of that search
-    query_weight: float = Field(default=0.5, gt=0, le=1)
+    query_weight: Optional[float] = Field(default=0.5, gt=0, le=1)  # None: equal weights 1/(n+1), the paper's
     recolor: bool = True
     variants: int = Field(default=0, ge=0, le=8)  # > 0: this many results, each from a subset of neighbours
 

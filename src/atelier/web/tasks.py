@@ -107,7 +107,7 @@ def gatys_job(content: Image.Image, styles: Sequence[Image.Image], opts: StyleOp
 
 def library_job(content: Image.Image, style: Image.Image, opts: StyleOptions, out_dir: Path,
                 extra: dict[str, Any], library: Path, neighbour_ids: Sequence[int], search_k: int,
-                query_weight: float, recolor: bool, variants: int = 0) -> JobFn:
+                query_weight: float | None, recolor: bool, variants: int = 0) -> JobFn:
     """Stylize with ``style`` augmented by the chosen library artworks (ids from a search of
     ``search_k`` neighbours). ``variants`` > 0: that many results, each augmented by a different
     subset of the chosen artworks (:func:`atelier.augment.choose_subsets`, seeded by ``opts.seed``)."""
