@@ -50,7 +50,8 @@ def fit_old(works: list[np.ndarray], labels: list[str]) -> clf_mod.ArtistClassif
                                     np.atleast_1d(model.intercept_))
 
 
-def evaluate_setting(all_works: list[clf_mod.Artwork], m: int, folds: int, seed: int) -> list[dict]:
+def evaluate_setting(all_works: list[clf_mod.Artwork], m: int, folds: int, seed: int,
+                     ablations: bool = True) -> list[dict]:
     """Out-of-fold accuracy of each model on the artists with >= ``m`` works; prints table rows."""
     keep = clf_mod.eligible_artists(all_works, m)
     works = [w for w in all_works if w.artist in keep]
@@ -68,26 +69,29 @@ def evaluate_setting(all_works: list[clf_mod.Artwork], m: int, folds: int, seed:
     def cv(views: list[np.ndarray], fit_fn: clf_mod.FitFn) -> np.ndarray:
         return clf_mod.cross_val_predict(views, labels, fit_fn, folds, seed)
 
-    preds = {"classifier (10 crops, C by nested grouped CV)": cv(feats, nested)}
+    k = len(keep)
+    majority = Counter(labels).most_common(1)[0][1] / len(labels)
+    results = []
+
+    def report(name: str, p: np.ndarray) -> None:
+        hits = int((p == y).sum())
+        lo, hi = wilson_ci(hits, len(y))
+        results.append({"min_works": m, "artists": k, "works": len(y), "model": name, "hits": hits,
+                        "accuracy": hits / len(y), "ci": [lo, hi], "chance": 1 / k, "majority": majority,
+                        "C_chosen": list(chosen) if name.startswith("classifier") else None})
+        print(f"| {k} (>= {m}) | {len(y)} | {name} | {hits}/{len(y)} = {hits / len(y):.1%} "
+              f"| {lo:.1%} - {hi:.1%} | {1 / k:.1%} | {majority:.1%} |", flush=True)
+
+    report("old: mean+std, ridge (alpha=1000)", cv([f[:1, :MEANSTD] for f in feats], fit_old))
+    report("classifier (10 crops, C by nested grouped CV)", cv(feats, nested))
     c_mode = Counter(chosen).most_common(1)[0][0]
 
     def fixed(w: list[np.ndarray], a: list[str]) -> clf_mod.ArtistClassifier:
         return clf_mod.fit(w, a, c_mode)
 
-    preds[f"whole image only (C={c_mode:g})"] = cv([f[:1] for f in feats], fixed)
-    preds[f"mean+std only, 10 crops (C={c_mode:g})"] = cv([f[:, :MEANSTD] for f in feats], fixed)
-    preds["old: mean+std, ridge (alpha=1000)"] = cv([f[:1, :MEANSTD] for f in feats], fit_old)
-    k = len(keep)
-    majority = Counter(labels).most_common(1)[0][1] / len(labels)
-    results = []
-    for name, p in preds.items():
-        hits = int((p == y).sum())
-        lo, hi = wilson_ci(hits, len(y))
-        results.append({"min_works": m, "artists": k, "works": len(y), "model": name, "hits": hits,
-                        "accuracy": hits / len(y), "ci": [lo, hi], "chance": 1 / k, "majority": majority,
-                        "C_chosen": chosen if name.startswith("classifier") else None})
-        print(f"| {k} (>= {m}) | {len(y)} | {name} | {hits}/{len(y)} = {hits / len(y):.1%} "
-              f"| {lo:.1%} - {hi:.1%} | {1 / k:.1%} | {majority:.1%} |", flush=True)
+    if ablations:
+        report(f"whole image only (C={c_mode:g})", cv([f[:1] for f in feats], fixed))
+        report(f"mean+std only, 10 crops (C={c_mode:g})", cv([f[:, :MEANSTD] for f in feats], fixed))
     print(f"<!-- >= {m}: {time.time() - t0:.0f} s, C chosen per outer fold: {chosen} -->", flush=True)
     return results
 
@@ -95,7 +99,8 @@ def evaluate_setting(all_works: list[clf_mod.Artwork], m: int, folds: int, seed:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
-    ap.add_argument("--min-works", default="5,10")
+    ap.add_argument("--min-works", default="10,5")
+    ap.add_argument("--no-ablations", dest="ablations", action="store_false")
     ap.add_argument("--folds", type=int, default=clf_mod.FOLDS)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, default=None)
@@ -105,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| artists (>= works) | works | model | top-1 accuracy | 95% CI | chance 1/K | majority |")
     print("|---|---:|---|---:|---|---:|---:|")
     for m in [int(v) for v in args.min_works.split(",")]:
-        results += evaluate_setting(all_works, m, args.folds, args.seed)
+        results += evaluate_setting(all_works, m, args.folds, args.seed, args.ablations)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0
