@@ -78,7 +78,7 @@ class AugmentOptions:
     recolor: bool = field(default=True, metadata={"help": "histogram-match each neighbour to the query's colours"})
     query_weight: float | None = field(default=0.85, metadata={
         "help": "share of the query in the averaged Gram matrices; the neighbours split the rest equally "
-                "(none: equal weights 1/(n+1), as --augment-config paper)"})
+                "(None in Python, or --augment-config paper: equal weights 1/(n+1))"})
     pool: int = field(default=8, metadata={"help": "variants: draw neighbour subsets from this many nearest candidates"})
     library: Optional[str] = field(default=None, metadata={
         "help": "style library file [default: $ATELIER_LIBRARY or ~/.cache/atelier/library.sqlite]"})
