@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import atelier
+from atelier.library import augment
 from atelier.library.augment import AugmentOptions, blend_weights, choose_subsets, find_candidates, recolor, stylize_augmented, stylize_variants
 from atelier.cli import main
 from atelier.library.descriptors import DescriptorConfig
@@ -66,6 +67,34 @@ def test_averaged_grams_equal_the_weighted_mean():
             single = [gram(vgg(x, [name])[name]) for x in imgs]
         expected = sum(w * g for w, g in zip(weights, single))
         torch.testing.assert_close(blended[name], expected, rtol=1e-4, atol=1e-4)
+
+
+def test_paper_config_resolves_to_equal_weights_and_its_threshold():
+    paper = AugmentOptions(augment_config="paper").resolved()
+    assert (paper.neighbours, paper.threshold, paper.query_weight) == (3, augment.PAPER_THRESHOLD, None)
+    assert augment.PAPER_THRESHOLD > 0
+    assert blend_weights(3, None) == [0.25] * 4 and blend_weights(2, None) == [1 / 3] * 3
+    assert blend_weights(0, None) == [1.0]
+    kept = AugmentOptions(augment_config="paper", neighbours=2, threshold=7.0, recolor=False).resolved()
+    assert (kept.neighbours, kept.threshold, kept.query_weight, kept.recolor) == (2, 7.0, None, False)
+    assert AugmentOptions().resolved() == AugmentOptions()
+    with pytest.raises(UsageError, match="unknown augment config 'nope'"):
+        AugmentOptions(augment_config="nope").resolved()
+
+
+def test_paper_config_drops_a_far_neighbour_and_weighs_the_rest_equally(db, red_query, content_img, monkeypatch):
+    with StyleLibrary.open(db) as lib:
+        hits = find_candidates(red_query, lib, AugmentOptions(threshold=1e9), 3).hits
+    assert len(hits) == 3 and hits[1].distance < hits[2].distance
+    monkeypatch.setattr(augment, "PAPER_THRESHOLD", (hits[1].distance + hits[2].distance) / 2)
+    img = stylize_augmented(content_img, red_query, db, AugmentOptions(augment_config="paper"),
+                            atelier.StyleOptions(**TINY))
+    rec = img.info["atelier"]["augment"]
+    assert rec["config"] == "paper" and rec["neighbours_asked"] == 3
+    assert [n["path"] for n in rec["neighbours"]] == [h.entry.path for h in hits[:2]]  # the far one is dropped
+    assert any("2 of 3 nearest artworks lie within threshold" in n for n in rec["notes"]), rec["notes"]
+    assert [n["weight"] for n in rec["neighbours"]] == [1 / 3, 1 / 3] and rec["query_weight"] == 1 / 3
+    assert list(img.info["atelier"]["options"]["style_blend"]) == [1 / 3] * 3
 
 
 def test_recolor_moves_the_colour_histogram_toward_the_query():
@@ -173,6 +202,17 @@ def test_cli_augment_and_variants(db, red_query, tmp_path):
         ["grid.png", "variant_1.png", "variant_1.png.json", "variant_2.png", "variant_2.png.json"]
 
 
+def test_cli_augment_config_paper(db, red_query, tmp_path):
+    content = tmp_path / "c.png"
+    crop(texture("blue_checks", 5), seed=2, size=64).save(content)
+    r = cli("augment", content, red_query, "--library", db, "-o", tmp_path / "out.png", "--augment-config", "paper",
+            "--threshold", 1e9, "--no-recolor", "--size", 48, "--iterations", 2, "--levels", 1, "-q")
+    assert r.exit_code == 0, r.output
+    rec = json.loads((tmp_path / "out.png.json").read_text())["augment"]
+    assert rec["config"] == "paper" and rec["recolor"] is False and len(rec["neighbours"]) == 3
+    assert rec["query_weight"] == 0.25 and [n["weight"] for n in rec["neighbours"]] == [0.25] * 3
+
+
 def test_cli_stylize_augment(db, red_query, tmp_path):
     content = tmp_path / "c.png"
     crop(texture("green_waves", 5), seed=2, size=64).save(content)
@@ -195,6 +235,7 @@ def test_cli_stylize_augment(db, red_query, tmp_path):
     (["--threshold", "nan"], "threshold must be a finite number"),
     (["--min-distance", "-1"], "min_distance must be a finite number"),
     (["--neighbours", "-1"], "neighbours must be an integer >= 0"),
+    (["--augment-config", "nope"], "unknown augment config 'nope'"),
     (["--library", "missing.sqlite"], "no style library"),
 ])
 def test_cli_augment_bad_input(db, red_query, tmp_path, args, message):

@@ -19,6 +19,7 @@ from atelier.evaluation.report import markdown_table
 from atelier.io.images import resize_long_side, save_image
 from atelier.io.samples import content as sample_content
 from atelier.evaluation.stats import bootstrap_ci, wilson_ci
+from _textures import FAMILIES as TEXTURES, texture as procedural_texture
 
 
 def texture(family: str, seed: int, size: int = 64) -> Image.Image:
@@ -79,23 +80,59 @@ def cache(tmp_path, monkeypatch) -> Path:
 def test_classifier_separates_synthetic_styles():
     train = [(texture(f, s), a) for f, a in FAMILIES.items() for s in range(3)]
     test = [(texture(f, 100 + s), a) for f, a in FAMILIES.items() for s in range(2)]
-    X = np.stack([classifier.descriptor(img) for img, _ in train])
-    clf = classifier.fit(X, [a for _, a in train])
+    works = [classifier.descriptor(img) for img, _ in train]
+    assert works[0].shape == (classifier.CROPS, 2 * 1472 + 4 * classifier.RANK * (classifier.RANK + 1) // 2)
+    clf = classifier.fit(works, [a for _, a in train])
     assert classifier.predict_artist(clf, [img for img, _ in test]) == [a for _, a in test]
 
 
 def test_classifier_two_classes_and_round_trip(tmp_path):
     rng = np.random.default_rng(0)
-    X = np.vstack([rng.normal(0, 1, (6, 5)), rng.normal(3, 1, (6, 5))])
+    works = [rng.normal(m, 1, (3, 5)) for m in [0] * 6 + [3] * 6]  # 12 works of 3 crops
     y = ["a"] * 6 + ["b"] * 6
-    clf = classifier.fit(X, y, alpha=1.0)
-    assert clf.predict(X).tolist() == y
+    clf = classifier.fit(works, y, c=1.0)
+    assert clf.predict(works).tolist() == y
+    p = clf.probabilities(works)
+    assert p.shape == (12, 2) and np.allclose(p.sum(1), 1) and (p[:6, 0] > 0.5).all()
     clf.info = {"n_train": 12}
     clf.save(tmp_path / "clf.npz")
     back = classifier.ArtistClassifier.load(tmp_path / "clf.npz")
-    assert back.predict(X).tolist() == y and back.info == {"n_train": "12"}
+    assert back.predict(works).tolist() == y and back.info == {"n_train": "12"}
     with pytest.raises(classifier.UsageError, match="at least 2 artists"):
-        classifier.fit(X, ["a"] * 12)
+        classifier.fit(works, ["a"] * 12)
+
+
+@pytest.fixture(scope="module")
+def texture_works() -> tuple[list[np.ndarray], list[str]]:
+    """Crop features of 3 procedural texture families ('artists') x 5 works at 64 px."""
+    works, labels = [], []
+    for i, family in enumerate(TEXTURES):
+        for j in range(5):
+            works.append(classifier.descriptor(procedural_texture(family, 1000 * i + j, size=96), 64))
+            labels.append(family)
+    return works, labels
+
+
+def test_grouped_folds_never_split_a_work(texture_works):
+    works, labels = texture_works
+    _, y, groups = classifier.crop_rows(works, labels)
+    assert len(y) == classifier.CROPS * len(works)
+    folds = classifier.grouped_folds(y, groups, folds=5, seed=0)
+    assert len(folds) == 5
+    tested = np.concatenate([test for _, test in folds])
+    assert sorted(tested.tolist()) == list(range(len(y)))  # every crop is tested exactly once
+    for train, test in folds:
+        assert set(groups[train]).isdisjoint(groups[test])
+        assert sorted(set(y[test].tolist())) == sorted(TEXTURES)  # stratified: every artist in every fold
+
+
+def test_classifier_beats_chance_on_procedural_textures(texture_works):
+    works, labels = texture_works
+    chance = 1 / len(TEXTURES)
+    acc = classifier.cross_val_accuracy(works, labels, c=0.01, folds=5)
+    assert acc >= 0.8 > chance, acc
+    c, accs = classifier.select_c(works, labels, grid=(0.001, 0.1), folds=3)
+    assert set(accs) == {0.001, 0.1} and accs[c] == max(accs.values())
 
 
 def test_train_from_manifest_holds_out_and_caches(data, cache):

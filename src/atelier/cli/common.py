@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import tempfile
+import types
 import typing
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -28,7 +29,7 @@ def _field_type(hint: Any) -> tuple[str, Any]:
     """Map a dataclass type hint to (kind, base) with kind in scalar|list|bool."""
     origin = typing.get_origin(hint)
     args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if origin is typing.Union and len(args) == 1:
+    if origin in (typing.Union, types.UnionType) and len(args) == 1:
         return _field_type(args[0])
     if origin in (list, tuple, typing.Sequence) or str(origin) == "<class 'collections.abc.Sequence'>":
         return "list", args[0] if args else str

@@ -78,8 +78,9 @@ def markdown_report(ev: Evaluation) -> str:
         i = ev.classifier_info
         parts += [f"Artist classifier: {i.get('n_artists')} artists, {i.get('n_train')} training works; "
                   f"held-out accuracy on the {i.get('held_out_n')} evaluation style images (never trained on): "
-                  f"**{float(i['held_out_accuracy']):.0%}**; cross-validated accuracy on its training works: "
-                  f"{float(i.get('cv_accuracy', math.nan)):.0%}. A stylization deceives when the classifier "
+                  f"**{float(i['held_out_accuracy']):.0%}**; cross-validated accuracy on its training works "
+                  f"(folds grouped by work, C={i.get('C', '?')}): {float(i.get('cv_accuracy', math.nan)):.0%}. "
+                  "A stylization deceives when the classifier "
                   "names the artist of its style image.", ""]
     if ev.unavailable:
         parts += ["Unavailable methods (not run, not faked):", ""]

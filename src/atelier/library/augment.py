@@ -20,6 +20,19 @@ share sets the rest of the trade-off: +18 % at 0.5, +9 % at 0.7, +4 % at 0.85, a
 crisp as plain stylization. Lower ``query_weight`` for more of the neighbours' character.
 
 If no artwork lies within the threshold the plain style is used and the result says so.
+
+Configurations (``AugmentOptions.augment_config``, CLI ``--augment-config``):
+
+``atelier`` (default)
+    the fields as given (defaults above).
+``paper``
+    the setup of "Automatic image style transfer using an augmented style set" (2024): K = 3,
+    Euclidean distance on the concatenated channel-mean descriptor, the threshold
+    :data:`PAPER_THRESHOLD` (calibrated on our descriptor scale so that >= 90 % of the shared
+    library's artworks have a neighbour within it; ``benchmarks/bench_neighbours.py``,
+    ``docs/library.md``), and equal Gram weights ``1 / (n + 1)`` for the query and each of
+    its ``n`` neighbours. Recolouring stays a choice (``--recolor`` / ``--no-recolor``: the
+    paper has both). A field given another value than its ``atelier`` default keeps it.
 """
 
 from __future__ import annotations
@@ -41,7 +54,7 @@ from ..io import starter
 from . import starter as starter_library
 from ..core.pipeline import stylize_gatys
 from ..core.record import describe_input
-from ..base.checks import check_int, check_number
+from ..base.checks import check_choice, check_int, check_number
 from ..base.errors import UsageError
 from ..core.gatys import ProgressFn
 from ..io.images import ImageLike, load_image, shrink_long_side, style_side
@@ -50,6 +63,8 @@ from ..core.options import StyleOptions
 
 LibraryLike = Union[StyleLibrary, str, os.PathLike, None]
 COPY_SLACK = 4  # extra hits fetched so that skipped copies of the query do not shorten the list
+PAPER_THRESHOLD = 4700.0  # 90.7 % of the 635 shared artworks have a neighbour within it (docs/library.md)
+CONFIGS = ("atelier", "paper")
 
 
 @dataclass
@@ -62,11 +77,15 @@ class AugmentOptions:
     min_distance: float = field(default=1000.0, metadata={
         "help": "closer artworks are copies of the query (another size or format) and are skipped"})
     recolor: bool = field(default=True, metadata={"help": "histogram-match each neighbour to the query's colours"})
-    query_weight: float = field(default=0.85, metadata={
-        "help": "share of the query in the averaged Gram matrices; the neighbours split the rest equally"})
+    query_weight: float | None = field(default=0.85, metadata={
+        "help": "share of the query in the averaged Gram matrices; the neighbours split the rest equally "
+                "(None in Python, or --augment-config paper: equal weights 1/(n+1))"})
     pool: int = field(default=8, metadata={"help": "variants: draw neighbour subsets from this many nearest candidates"})
     library: Optional[str] = field(default=None, metadata={
         "help": "style library file [default: $ATELIER_LIBRARY or ~/.cache/atelier/library.sqlite]"})
+    augment_config: str = field(default="atelier", metadata={
+        "help": "atelier | paper: paper = the paper's setup (K=3, calibrated threshold, equal Gram weights "
+                "1/(n+1)); fields set to other values than their defaults keep them (docs/library.md)"})
 
     def validate(self) -> "AugmentOptions":
         """Return self after checking every field; raises ``UsageError``."""
@@ -74,17 +93,33 @@ class AugmentOptions:
         check_int("pool", self.pool, 1)
         check_number("threshold", self.threshold, 0)
         check_number("min_distance", self.min_distance, 0)
-        check_number("query_weight", self.query_weight, 0, 1, lo_open=True)
+        if self.query_weight is not None:
+            check_number("query_weight", self.query_weight, 0, 1, lo_open=True)
+        check_choice("augment_config", self.augment_config, CONFIGS)
         return self
+
+    def resolved(self) -> AugmentOptions:
+        """A validated copy with the configuration applied: for ``paper``, each of ``neighbours``,
+        ``threshold`` and ``query_weight`` still at its ``atelier`` default becomes the paper's
+        (3, :data:`PAPER_THRESHOLD`, equal weights)."""
+        self.validate()
+        if self.augment_config == "atelier":
+            return dataclasses.replace(self)
+        default = AugmentOptions()
+        paper = {"neighbours": 3, "threshold": PAPER_THRESHOLD, "query_weight": None}
+        return dataclasses.replace(self, **{k: v for k, v in paper.items() if getattr(self, k) == getattr(default, k)})
 
 
 # --- pure pieces ---------------------------------------------------------------------
 
-def blend_weights(n_neighbours: int, query_weight: float) -> list[float]:
+def blend_weights(n_neighbours: int, query_weight: float | None) -> list[float]:
     """Gram blend weights ``[query, neighbour_1, ...]``: the query gets ``query_weight``, the
-    ``n_neighbours`` split ``1 - query_weight`` equally (``[1.0]`` when there are none)."""
+    ``n_neighbours`` split ``1 - query_weight`` equally (``[1.0]`` when there are none);
+    ``query_weight=None``: all ``n + 1`` images weigh ``1 / (n + 1)``."""
     if n_neighbours == 0:
         return [1.0]
+    if query_weight is None:
+        return [1.0 / (n_neighbours + 1)] * (n_neighbours + 1)
     return [float(query_weight)] + [(1.0 - query_weight) / n_neighbours] * n_neighbours
 
 
@@ -222,7 +257,7 @@ def stylize_with(content: ImageLike, candidates: Candidates, hits: Sequence[Hit]
     meta["augment"] = {
         "library": candidates.library, "neighbours_asked": aug.neighbours,
         "threshold": aug.threshold if candidates.threshold is None else candidates.threshold,
-        "recolor": aug.recolor, "query_weight": weights[0], "notes": notes,
+        "config": aug.augment_config, "recolor": aug.recolor, "query_weight": weights[0], "notes": notes,
         "neighbours": [{"id": h.entry.id, "path": h.entry.path, "artist": h.entry.artist, "title": h.entry.title,
                         "distance": round(h.distance, 3), "weight": w} for h, w in zip(used, weights[1:])],
     }
@@ -238,7 +273,7 @@ def stylize_augmented(content: ImageLike, style: ImageLike, library: LibraryLike
     the default library). Returns a PIL image whose ``info["atelier"]["augment"]`` lists the
     neighbours used and any notes (e.g. the plain-style fallback when none is close enough).
     """
-    aug = aug_options.validate()
+    aug = aug_options.resolved()
     opts = (style_options or StyleOptions()).resolved()
     style = starter.resolve(style)
     if aug.neighbours == 0:
@@ -263,7 +298,7 @@ def stylize_variants(content: ImageLike, style: ImageLike, library: LibraryLike,
     candidates they were drawn from. Raises ``UsageError`` if no candidate lies within the
     threshold (every variant would be the plain result).
     """
-    aug = aug_options.validate()
+    aug = aug_options.resolved()
     opts = (style_options or StyleOptions()).resolved()
     check_int("n", n, 1)
     style = starter.resolve(style)
