@@ -5,7 +5,7 @@
 Picks a seeded set of (content photo, artwork) pairs, the artworks among those with at least
 ``--neighbours`` library neighbours within the default threshold (otherwise augmentation
 changes nothing), and stylizes every pair with each configuration below (default
-StyleOptions at ``--size``). For each result it measures, with :mod:`atelier.metrics`:
+StyleOptions at ``--size``). For each result it measures, with :mod:`atelier.evaluation.metrics`:
 
 * style distance to the *query* style (relative Gram error, relu1_1..relu5_1): does
   augmentation pull the result away from what the user asked for?

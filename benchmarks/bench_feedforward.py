@@ -15,7 +15,7 @@ not depend on training) and marked so. ``METHOD@N`` (e.g. ``ghiasi@4``) runs ghi
 multistyle with ``shifts=N`` (averaged over N translations of its stride grid).
 
 Quality (``--pairs N`` > 0): N seeded content/style pairs from ``--data``; every method (and
-Gatys with ``--gatys``) is scored with ``atelier.metrics``: style distance = mean relative
+Gatys with ``--gatys``) is scored with ``atelier.evaluation.metrics``: style distance = mean relative
 Gram error over relu1_1..relu5_1 to the style image, content distance = relative relu4_2
 error to the content image, artefact = periodic-artefact score (8-px grid harmonics; natural
 photos 2.6-4.0). The row ``photo`` is the content image itself (its style distance is the

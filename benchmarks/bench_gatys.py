@@ -15,7 +15,7 @@ Every program runs as a subprocess; wall time and peak RSS come from ``os.wait4`
 * **pastiche quality**: its real 1000-step result on ``--pastiche-full`` pairs at 256 px (about
   12 min each on 2 cores), kept in ``OUT/pastiche-1000`` and reused by later runs.
 
-Scores use one shared definition (``atelier.metrics``) at 384 px long side: style distance =
+Scores use one shared definition (``atelier.evaluation.metrics``) at 384 px long side: style distance =
 mean relative Gram error over relu1_1..relu5_1, content distance = relative relu4_2 error. The
 labelled grid of all pairs goes to ``--grid`` (default docs/gatys_panel.jpg).
 """

@@ -6,9 +6,9 @@ For each portrait (scikit-image's astronaut plus photos from ``DATA/portraits``)
   faces matched by box overlap; mean point distance / the content face's inter-ocular
   distance (outer eye corners), averaged over faces. ``lost`` counts faces the mesh no
   longer finds in the output (they are left out of the mean, so also read that column).
-* content distance inside / outside the person mask (:func:`atelier.metrics.content_distance`).
+* content distance inside / outside the person mask (:func:`atelier.evaluation.metrics.content_distance`).
 * background style distance: Gram distance of the output to the style inside ``1 - mask``
-  (:func:`atelier.metrics.style_distance`), i.e. how much style the background took;
+  (:func:`atelier.evaluation.metrics.style_distance`), i.e. how much style the background took;
   ``bg_core_style`` the same on the background at least 4% of the long side away from the
   person, where the feathered transition (and in two-pass mode the person pass) cannot leak in.
 

@@ -4,7 +4,7 @@
         --config base= --config sw10=style_weight=10 --config "sw10d0=style_weight=10,detail=0"
 
 Each ``--config NAME=FIELD=VALUE,...`` overrides ``StyleOptions`` fields. Prints per config the
-mean wall time, style and content distance (the yardstick: 384 px long side, atelier.metrics),
+mean wall time, style and content distance (the yardstick: 384 px long side, atelier.evaluation.metrics),
 and writes one labelled grid per config plus ``results.json`` to ``--out``.
 """
 

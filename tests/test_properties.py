@@ -1,5 +1,5 @@
 """Property-based robustness: whatever file, array or setting comes in, only Atelier's own errors
-(``atelier.errors``) may come out, never a traceback of a library underneath.
+(``atelier.base.errors``) may come out, never a traceback of a library underneath.
 
 Bounded (50 examples each, small images) so that the suite stays fast.
 """

@@ -96,7 +96,7 @@ def engine_flags(f: Any) -> Any:
 
 
 class ProgressBar:
-    """A tqdm bar fed by :class:`atelier.gatys.Progress` events (ETA from pyramid cost)."""
+    """A tqdm bar fed by :class:`atelier.core.gatys.Progress` events (ETA from pyramid cost)."""
 
     def __init__(self, quiet: bool = False, desc: str = "stylize",
                  snapshot: Optional[Callable[[Progress], None]] = None):

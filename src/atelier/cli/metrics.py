@@ -24,7 +24,7 @@ def metrics_cmd(image: str, content: Optional[str], style: Optional[str], mask: 
                 as_json: bool) -> None:
     """Print IMAGE's gradient magnitude, FFT 0.9-quantile and periodic-artefact score, and its distances to CONTENT/STYLE.
 
-    Definitions: docs/evaluation.md (or `python -c "import atelier.metrics; help(atelier.metrics)"`).
+    Definitions: docs/evaluation.md (or `python -c "import atelier.evaluation.metrics; help(atelier.evaluation.metrics)"`).
     """
     from ..io.images import load_image
 

@@ -3,7 +3,7 @@
 All losses are *relative* (normalised by the target's energy) and Gram matrices are
 normalised by the number of spatial positions, so the same weights work at 256 px and at
 2048 px and for every layer. These are also the distances Atelier reports everywhere
-(`atelier.metrics`), so an optimizer's loss and the evaluation speak the same language.
+(`atelier.evaluation.metrics`), so an optimizer's loss and the evaluation speak the same language.
 """
 
 from __future__ import annotations

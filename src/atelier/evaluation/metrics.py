@@ -1,6 +1,6 @@
 """Image-quality metrics of the evaluation suite, each defined precisely next to its code.
 
-Every public function accepts anything :func:`atelier.images.load_image` accepts (a path, a
+Every public function accepts anything :func:`atelier.io.images.load_image` accepts (a path, a
 PIL image, an HxWxC array, a CxHxW tensor in 0..1) and returns a plain ``float``. The
 ``*_array``/``*_features`` helpers are the pure computations behind them.
 
@@ -8,14 +8,14 @@ Definitions
 -----------
 style distance
     Mean over the style layers (default relu1_1, relu2_1, relu3_1, relu4_1, relu5_1) of the
-    relative Gram error ``||G(F_x) - G(F_s)||^2 / ||G(F_s)||^2`` (:func:`atelier.losses.gram_loss`;
+    relative Gram error ``||G(F_x) - G(F_s)||^2 / ||G(F_s)||^2`` (:func:`atelier.core.losses.gram_loss`;
     Grams normalised by the number of positions, so it does not depend on image size). The
     image is resized to long side ``size``, the style image to the same long side, so both
     are seen at the same scale of brush stroke. Bundled Caffe VGG19, fp32, no gradients.
     With a ``mask`` the image's Gram is taken inside the (soft) region only.
 content distance
     Relative feature error ``||F_x - F_c||^2 / ||F_c||^2`` on relu4_2
-    (:func:`atelier.losses.content_loss`); the image is resized to long side ``size``, the
+    (:func:`atelier.core.losses.content_loss`); the image is resized to long side ``size``, the
     content to the image's exact size. With a ``mask`` both are weighted by it.
 gradient magnitude
     Grayscale (ITU-R 601 luma, 0..255), 3x3 Sobel ``gx``/``gy`` on the valid interior (no

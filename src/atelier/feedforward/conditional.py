@@ -16,7 +16,7 @@ the last by StyleNorm and a sigmoid (output in 0..1). Ghiasi's contract convs ha
 multiples of 4 (the two stride-2 convs) comes back the same size.
 
 The two stride-2 convs and nearest upsampling leave a faint pattern locked to the 4-px grid
-of the strides (a periodic-artefact score of ~10 at 512 px, see :mod:`atelier.metrics`);
+of the strides (a periodic-artefact score of ~10 at 512 px, see :mod:`atelier.evaluation.metrics`);
 :func:`shift_average` removes it by averaging the network over translations of that grid.
 """
 

@@ -5,10 +5,10 @@ Torch7 file ``vgg_normalised.t7`` (and its PyTorch ports ``vgg_normalised.pth``,
 ``vgg_normalised_convN_1.pth``) holds it with one extra first layer, a 1x1 conv 3 -> 3 that
 turns RGB in 0..1 into VGG's input (BGR, x255, minus the Caffe mean). Every 3x3 conv is
 reflection-padded; pools are 2x2 max pools (``ceil_mode``, as in the ports). Atelier's own
-:mod:`atelier.vgg` is the raw Caffe VGG19 (zero padding, unnormalised), which these
+:mod:`atelier.core.vgg` is the raw Caffe VGG19 (zero padding, unnormalised), which these
 decoders cannot read.
 
-Same call as :class:`atelier.vgg.VGG`: ``encoder(x, layers)`` with RGB in 0..1 returns
+Same call as :class:`atelier.core.vgg.VGG`: ``encoder(x, layers)`` with RGB in 0..1 returns
 ``{layer: features}``; it runs up to ``relu{depth}_1``.
 """
 

@@ -108,7 +108,7 @@ class FeedForwardOptions:
 
 def from_style_options(opts: Any, method: str, base: Optional[FeedForwardOptions] = None) -> FeedForwardOptions:
     """Feed-forward settings for ``atelier stylize --method``: the fields a
-    :class:`~atelier.options.StyleOptions` shares with us (size, style scale, style blend,
+    :class:`~atelier.core.options.StyleOptions` shares with us (size, style scale, style blend,
     colour, precision, device) taken from ``opts``, the rest from ``base``."""
     return dataclasses.replace(base or FeedForwardOptions(), method=method, size=opts.size,
                                style_size=style_side(opts.size, opts.style_scale, minimum=32),

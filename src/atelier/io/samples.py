@@ -2,7 +2,7 @@
 
 Content photos come from scikit-image's bundled data (``astronaut``, ``coffee``, ``chelsea``,
 ``rocket``, ...). The styles here are generated procedurally (nothing is fetched); real
-paintings ship as the starter collection (:mod:`atelier.starter`):
+paintings ship as the starter collection (:mod:`atelier.io.starter`):
 
 ``swirl``
     Line-integral convolution of coloured noise along a set of vortices, in a warm/cool

@@ -92,7 +92,7 @@ def looks_like_name(ref: str) -> bool:
 
 
 def resolve(ref: Any) -> Any:
-    """A style reference as something :func:`atelier.images.load_image` reads.
+    """A style reference as something :func:`atelier.io.images.load_image` reads.
 
     An existing path stays as it is, a starter slug becomes the path of its file, a bare name
     that is neither raises ``UsageError`` (``unknown style ...; did you mean ...?``). Anything

@@ -1,7 +1,7 @@
 """Retrieval-augmented stylization: widen one style image with similar artworks.
 
 A single style image is a narrow, sometimes awkward target. :func:`stylize_augmented` looks
-up the query style's nearest artworks in a :class:`~atelier.library.StyleLibrary` (Euclidean
+up the query style's nearest artworks in a :class:`~atelier.library.store.StyleLibrary` (Euclidean
 distance between descriptors, at most ``neighbours`` of them within ``threshold``),
 optionally recolours each neighbour to the query's colour histogram (scikit-image's
 ``match_histograms``, per RGB channel), and runs the ordinary Gatys optimization against the
@@ -172,7 +172,7 @@ class Candidates:
 
 def open_library(library: LibraryLike, aug: AugmentOptions) -> StyleLibrary:
     """``library`` if already open, else the file it names (or ``aug.library``, or the default,
-    or the starter library when there is no default one: :mod:`atelier.starter_library`)."""
+    or the starter library when there is no default one: :mod:`atelier.library.starter`)."""
     if isinstance(library, StyleLibrary):
         return library
     return StyleLibrary.open(library or aug.library or starter_library.default_or_starter()[0])
@@ -185,7 +185,7 @@ def find_candidates(style: ImageLike, lib: StyleLibrary, aug: AugmentOptions, co
     entries closer than ``aug.min_distance`` (the same artwork at another size or in another
     format) are skipped. Notes explain a short list: a library smaller than ``count``, or a
     threshold that excludes everything. With the starter library and the default threshold,
-    :data:`atelier.starter_library.THRESHOLD` applies instead (its few paintings lie farther apart).
+    :data:`atelier.library.starter.THRESHOLD` applies instead (its few paintings lie farther apart).
     """
     style = starter.resolve(style)
     query = load_image(style)

@@ -109,7 +109,7 @@ def channel_means(features: dict[str, torch.Tensor], layers: Sequence[str]) -> t
 
 def describe(img: Image.Image, cfg: DescriptorConfig) -> np.ndarray:
     """The descriptor of an RGB image under ``cfg``: a float32 vector of length ``cfg.dim``.
-    Raises ``UsageError`` for an image too small or too narrow (:func:`atelier.images.check_dimensions`)."""
+    Raises ``UsageError`` for an image too small or too narrow (:func:`atelier.io.images.check_dimensions`)."""
     check_dimensions(img.size, cfg.size)
     vgg = load_vgg(cfg.backbone, cfg.weights)
     device = next(vgg.parameters()).device  # the cached network may have been moved by a stylization

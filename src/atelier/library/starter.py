@@ -1,4 +1,4 @@
-"""The starter style library: the starter collection as a ready :class:`~atelier.library.StyleLibrary`.
+"""The starter style library: the starter collection as a ready :class:`~atelier.library.store.StyleLibrary`.
 
 When no library is named (no ``--library``, no ``$ATELIER_LIBRARY``) and the default
 file ``~/.cache/atelier/library.sqlite`` does not exist, searches and ``--augment`` use this one,

@@ -3,7 +3,7 @@
 Two ways to use the person mask (``PortraitOptions.portrait_mode``):
 
 ``regions`` (default)
-    ONE Gatys optimization with spatially weighted losses (:class:`atelier.gatys.Region`):
+    ONE Gatys optimization with spatially weighted losses (:class:`atelier.core.gatys.Region`):
 
     ==============  ==============================  ====================================
     region          content weight (x alpha)        style weight (x beta)
@@ -23,9 +23,9 @@ Two ways to use the person mask (``PortraitOptions.portrait_mode``):
 
 ``backend="sanet"`` or ``"ghiasi"`` runs the two-pass scheme on that feed-forward network
 (alpha per pass; SANet's W1/W2 branch weights). ``augment`` widens the style with style-library neighbours
-(:mod:`atelier.augment`) before either Gatys mode.
+(:mod:`atelier.library.augment`) before either Gatys mode.
 
-Masks come from :mod:`atelier.segment` (mediapipe, offline) or from the user (any size,
+Masks come from :mod:`atelier.portrait.segment` (mediapipe, offline) or from the user (any size,
 resized to the output; ``invert_mask`` for masks that mark the background). When no person
 is found the result is a plain stylization and the metadata says so
 (``portrait.fallback``), unless ``require_person`` is set.
@@ -248,7 +248,7 @@ def feedforward_portrait(content: ImageLike, styles: Styles, masks: PortraitMask
 
 def augmented_style_set(style: ImageLike, aug: "AugmentOptions", opts: StyleOptions,
                         library: Any = None) -> tuple[list[Image.Image], list[float], dict[str, Any]]:
-    """The augmented style set of :mod:`atelier.augment` for ``style``: (images, Gram blend weights,
+    """The augmented style set of :mod:`atelier.library.augment` for ``style``: (images, Gram blend weights,
     a record of the neighbours), the query first, neighbours recoloured to it if ``aug.recolor``."""
     from ..library import augment
 
@@ -279,12 +279,12 @@ def stylize_portrait(content: ImageLike, styles: Styles, portrait_options: Optio
     portrait_options : :class:`PortraitOptions` (segmentation, region weights, mode)
     style_options : :class:`atelier.StyleOptions` of the underlying optimization; its
         ``style_weight`` is the background's style weight before ``background_style``.
-    progress : optional callback receiving :class:`atelier.gatys.Progress` (both passes of
+    progress : optional callback receiving :class:`atelier.core.gatys.Progress` (both passes of
         ``twopass`` are reported as one run)
     masks : precomputed :func:`portrait_masks` (e.g. to save or show them first)
     mask : a user mask overriding segmentation (see :func:`load_user_mask`)
     augment, library : widen the (single) style with its style-library neighbours
-        (:class:`atelier.augment.AugmentOptions`; ``neighbours=0`` or None: off)
+        (:class:`atelier.library.augment.AugmentOptions`; ``neighbours=0`` or None: off)
 
     Returns
     -------

@@ -7,10 +7,10 @@ is ever offered:
 * feed-forward methods (:mod:`atelier.feedforward`): each method whose weights are in this
   installation (shipped, or pretrained from an installed package), the instant-preview
   method (the one whose model declares ``instant_preview``: any style image, pretrained) first;
-* the style library (:mod:`atelier.library`, :mod:`atelier.augment`): when a library file
+* the style library (:mod:`atelier.library.store`, :mod:`atelier.library.augment`): when a library file
   (``--library``, else the default one, else the starter library of the shipped paintings)
   opens and holds artworks;
-* portrait mode (:mod:`atelier.portrait`): when the module imports (mediapipe present).
+* portrait mode (:mod:`atelier.portrait.mode`): when the module imports (mediapipe present).
 """
 
 from __future__ import annotations

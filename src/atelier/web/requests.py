@@ -2,7 +2,7 @@
 
 :func:`plan_job` checks the whole request before anything is queued (method available,
 settings in range, images found, feature combinations supported) and raises
-:class:`~atelier.errors.UsageError` with one line otherwise, so a bad request fails at once
+:class:`~atelier.base.errors.UsageError` with one line otherwise, so a bad request fails at once
 instead of after waiting in the queue.
 """
 

@@ -4,7 +4,7 @@ Each ``*_job`` function checks its inputs when the job is submitted (so a bad re
 fails at once, with a message) and returns the callable the queue runs later. Inputs are
 decoded and shrunk to the working size at submission, so a waiting job holds small images
 and does not depend on its uploads staying on disk. Results are written with
-:func:`atelier.images.save_image` (atomic, PNG with the metadata record) and returned as
+:func:`atelier.io.images.save_image` (atomic, PNG with the metadata record) and returned as
 an :class:`Outcome`.
 
 Optional features (style library, portrait mode, feed-forward methods) are imported only
@@ -82,7 +82,7 @@ def save_all(ctx: JobContext, images: Sequence[Image.Image], out_dir: Path, extr
 
 def gatys_job(content: Image.Image, styles: Sequence[Image.Image], opts: StyleOptions, out_dir: Path,
               extra: dict[str, Any], portrait: Optional[str] = None) -> JobFn:
-    """:func:`atelier.stylize`, or :func:`atelier.portrait.stylize_portrait` with the backend
+    """:func:`atelier.stylize`, or :func:`atelier.portrait.mode.stylize_portrait` with the backend
     ``portrait`` ("gatys", or "sanet"/"ghiasi": two feed-forward passes composited by the person mask)."""
     content = shrink_long_side(content, opts.size)
     styles = [shrink_long_side(s, style_side(opts.size, opts.style_scale)) for s in styles]
@@ -106,7 +106,7 @@ def library_job(content: Image.Image, style: Image.Image, opts: StyleOptions, ou
     """Stylize with ``style`` augmented by the chosen library artworks (ids from a search of
     ``search_k`` neighbours; ``query_weight`` None: ``AugmentOptions``' default). ``variants`` > 0:
     that many results, each augmented by a different subset of the chosen artworks
-    (:func:`atelier.augment.choose_subsets`, seeded by ``opts.seed``)."""
+    (:func:`atelier.library.augment.choose_subsets`, seeded by ``opts.seed``)."""
     from ..library.augment import AugmentOptions
 
     if not neighbour_ids:

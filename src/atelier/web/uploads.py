@@ -2,7 +2,7 @@
 
 Every upload is checked by content, never by its name or declared type: Pillow must
 recognise it as one of :data:`FORMATS`, its pixel count must be within the limit and each
-side at least :data:`atelier.images.MIN_SIDE` (checked from the header, before decoding),
+side at least :data:`atelier.io.images.MIN_SIDE` (checked from the header, before decoding),
 and it must decode completely. The client's file name
 is kept only as a display label; files on disk are named by a random hex id, and ids
 from requests are matched against ``[0-9a-f]{32}`` before any path is built, so no

@@ -1,4 +1,4 @@
-"""Retrieval-augmented Gatys (:func:`atelier.augment.stylize_augmented`, default settings) as a method.
+"""Retrieval-augmented Gatys (:func:`atelier.library.augment.stylize_augmented`, default settings) as a method.
 
 Which library it searches:
 
