@@ -127,6 +127,141 @@ def _init_image(opts: StyleOptions, content: torch.Tensor, styles: Sequence[torc
     return resize(to_tensor(load_image(opts.init)).to(content.device), size)
 
 
+@dataclass
+class Plan:
+    """The coarse-to-fine schedule of one run (see :func:`plan`)."""
+
+    final: tuple[int, int]         # output size (h, w)
+    sizes: list[tuple[int, int]]   # level sizes, coarse to fine; the last is ``final``
+    steps: list[int]               # optimizer evaluations planned per level
+    unit: list[float]              # cost of one evaluation per level, in finest-level evaluations
+
+    @property
+    def total(self) -> int:
+        return sum(self.steps)
+
+    @property
+    def total_cost(self) -> float:
+        return sum(s * u for s, u in zip(self.steps, self.unit))
+
+
+def plan(shape: Sequence[int], opts: StyleOptions) -> Plan:
+    """Sizes, evaluations and costs for a content image of ``shape`` (... x H x W) and resolved ``opts``.
+
+    The finest level gets ``opts.iterations`` evaluations, each coarser one ``opts.coarse_factor``
+    times more; an evaluation's cost is taken as proportional to its pixel count.
+    """
+    final = fit_long_side(shape, opts.size)
+    sizes = pyramid(final, opts.levels)
+    n = len(sizes)
+    steps = [max(1, round(opts.iterations * opts.coarse_factor ** (n - 1 - i))) for i in range(n)]
+    unit = [(h * w) / (final[0] * final[1]) for h, w in sizes]
+    return Plan(final, sizes, steps, unit)
+
+
+class Objective:
+    """The loss of one pyramid level, ``alpha * L_content + beta * L_style (+ tv_weight * L_tv)``.
+
+    Built once per level from the level's content image ``content`` (1 x 3 x h x w) and the
+    style images (1 x 3 x H x W, any size, resized to the level's long side times
+    ``opts.style_scale``): the content features and the blended style Grams (C x C per layer)
+    are computed here, under ``no_grad``. ``regions`` hold 1 x 1 x H x W masks at any size.
+    Calling it with an image ``x`` (1 x 3 x h x w, requires grad) returns the scalar loss and
+    fills ``self.parts`` with the content/style/tv/total values of that evaluation.
+    """
+
+    def __init__(self, vgg: VGG, content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequence[float],
+                 regions: Sequence[Region], opts: StyleOptions):
+        self.vgg, self.opts, self.regions = vgg, opts, regions
+        self.device = next(vgg.parameters()).device
+        self.alpha, self.beta = opts.loss_weights
+        self.layer_w = [w / sum(opts.style_layer_weights) for w in opts.style_layer_weights]
+        self.layers = set(opts.content_layers) | set(opts.style_layers)
+        with torch.no_grad(), autocast(self.device, opts.precision):
+            self.c_feats = {k: v.float() for k, v in vgg(content, opts.content_layers).items()}
+        self.s_grams = style_grams(vgg, styles, blend, opts.style_layers,
+                                   max(content.shape[-2:]) * opts.style_scale, opts.precision)
+        masks = [r.mask.to(self.device).float() for r in regions]
+        self.masks = [None if bool((m == 1).all()) else m for m in masks]  # None: the whole image
+        self.parts: dict[str, float] = {}
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        o = self.opts
+        with autocast(self.device, o.precision):
+            feats = self.vgg(x.contiguous(memory_format=torch.channels_last), self.layers)
+        lc, ls = x.new_zeros(()), x.new_zeros(())
+        for r, mask in zip(self.regions, self.masks):
+            if self.alpha * r.content_weight:
+                lc = lc + r.content_weight * sum(content_loss(feats[k], self.c_feats[k], mask)
+                                                 for k in o.content_layers) / len(o.content_layers)
+            if self.beta * r.style_weight:
+                ls = ls + r.style_weight * sum(w * gram_loss(gram(feats[k], mask), self.s_grams[k])
+                                               for w, k in zip(self.layer_w, o.style_layers))
+        loss = self.alpha * lc + self.beta * ls
+        parts: dict[str, float] = {}
+        if o.tv_weight:
+            lt = tv_loss(x)
+            loss = loss + o.tv_weight * lt
+            parts["tv"] = lt.item()
+        parts.update(content=lc.item(), style=ls.item(), total=loss.item())
+        self.parts = parts
+        return loss
+
+
+class _Stalled(Exception):
+    """Raised inside the optimizer's closure to end a level whose loss has stopped improving."""
+
+
+def optimize(objective: Objective, x: torch.Tensor, n_steps: int, opts: StyleOptions,
+             on_eval: Callable[[torch.Tensor], None]) -> torch.Tensor:
+    """Run the optimizer on one level from ``x`` (1 x 3 x h x w, 0..1) for at most ``n_steps``
+    evaluations of ``objective``; ``on_eval(image)`` follows each. Returns the best image seen.
+
+    With ``opts.stall_tol > 0`` the level ends early once the best loss improved by less than
+    that fraction over the last ``opts.stall_window`` evaluations.
+    """
+    # L-BFGS is invariant to a uniform rescaling of its variables except for its first
+    # step, a plain gradient step of L1 length 1; optimizing y = x * scale makes that first
+    # step change pixels by ~1/100 on average instead of ~1/numel, so no evaluations are wasted.
+    scale = 100.0 / x.numel() if opts.optimizer == "lbfgs" else 1.0
+    y = (x.detach() * scale).contiguous().requires_grad_(True)
+    best: list = [math.inf, None]
+    history: list[float] = []
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        image = y / scale
+        loss = objective(image)
+        loss.backward()
+        value = loss.item()
+        if value < best[0]:
+            best[0], best[1] = value, image.detach().clone()
+        on_eval(image.detach())
+        history.append(best[0])
+        w = opts.stall_window
+        if opts.stall_tol > 0 and len(history) > w and history[-1 - w] - history[-1] < opts.stall_tol * abs(history[-1 - w]):
+            raise _Stalled
+        return loss
+
+    if opts.optimizer == "lbfgs":
+        optimizer = torch.optim.LBFGS([y], lr=1.0, max_iter=n_steps, max_eval=n_steps, history_size=opts.history_size,
+                                      tolerance_grad=0.0, tolerance_change=0.0,
+                                      line_search_fn=None if opts.line_search == "none" else opts.line_search)
+        steps = [None]
+    else:
+        optimizer = torch.optim.Adam([y], lr=opts.lr)
+        steps = range(n_steps)
+    try:
+        for _ in steps:
+            optimizer.step(closure)
+    except _Stalled:
+        pass
+    if not all(math.isfinite(v) for v in objective.parts.values()):
+        from .errors import AtelierError
+        raise AtelierError("optimization diverged (loss is not finite); try lower weights or fp32")
+    return (best[1] if best[1] is not None else y.detach() / scale).clamp(0, 1)
+
+
 def stylize_tensor(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: StyleOptions,
                    regions: Optional[Sequence[Region]] = None,
                    progress: Optional[ProgressFn] = None) -> torch.Tensor:
@@ -134,6 +269,9 @@ def stylize_tensor(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: 
 
     The output's long side is ``opts.size``. ``styles`` are 1 x 3 x H x W tensors of any
     size, blended by ``opts.style_blend``. ``regions`` (optional) give spatial loss weights.
+    Steps: :func:`plan` the pyramid, then per level build the :class:`Objective` and
+    :func:`optimize` it, starting from the upsampled previous level plus ``opts.detail`` of the
+    photo's detail that level could not hold.
     """
     opts = opts.resolved()
     device = pick_device(opts.device)
@@ -157,79 +295,28 @@ def stylize_tensor(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: 
     elif opts.color == "match":
         styles = [color.match_color(s, content) for s in styles]
 
-    final = fit_long_side(content.shape, opts.size)
-    sizes = pyramid(final, opts.levels)
-    steps = [max(1, round(opts.iterations * opts.coarse_factor ** (len(sizes) - 1 - i))) for i in range(len(sizes))]
-    unit = [(h * w) / (final[0] * final[1]) for h, w in sizes]  # cost of one evaluation, finest = 1
-    total_cost = sum(s * u for s, u in zip(steps, unit))
-    alpha, beta = opts.loss_weights
-    layer_w = torch.tensor(opts.style_layer_weights) / sum(opts.style_layer_weights)
-    regions = list(regions) if regions else [Region(torch.ones(1, 1, *final))]
-    all_layers = set(opts.content_layers) | set(opts.style_layers)
-
-    x = _init_image(opts, content, styles, sizes[0], generator)
+    p = plan(content.shape, opts)
+    regions = list(regions) if regions else [Region(torch.ones(1, 1, *p.final))]
+    x = _init_image(opts, content, styles, p.sizes[0], generator)
     done, cost = 0, 0.0
-    for level, (size, n_steps) in enumerate(zip(sizes, steps)):
+    for level, (size, n_steps) in enumerate(zip(p.sizes, p.steps)):
         c = resize(content, size)
         if level > 0:  # upsampled coarse result + the content's detail the coarse level could not hold
-            prev = sizes[level - 1]
-            x = (resize(x.detach(), size) + opts.detail * (c - resize(resize(c, prev), size))).clamp(0, 1)
-        # L-BFGS is invariant to a uniform rescaling of its variables except for its first
-        # step, a plain gradient step of L1 length 1; optimizing y = x * scale makes that first
-        # step change pixels by ~1/100 on average instead of ~1/numel, so no evaluations are wasted.
-        scale = 100.0 / x.numel() if opts.optimizer == "lbfgs" else 1.0
-        y = (x.detach() * scale).contiguous().requires_grad_(True)
-        with torch.no_grad(), autocast(device, opts.precision):
-            c_feats = {k: v.float() for k, v in vgg(c, opts.content_layers).items()}
-        s_grams = style_grams(vgg, styles, blend, opts.style_layers, max(size) * opts.style_scale, opts.precision)
-        masks = [r.mask.to(device).float() for r in regions]
-        whole = [bool((m == 1).all()) for m in masks]
-        last: dict[str, float] = {}
+            prev = p.sizes[level - 1]
+            x = (resize(x, size) + opts.detail * (c - resize(resize(c, prev), size))).clamp(0, 1)
+        objective = Objective(vgg, c, styles, blend, regions, opts)
+        start = done
 
-        def closure() -> torch.Tensor:
+        def on_eval(image: torch.Tensor) -> None:
             nonlocal done, cost
-            optimizer.zero_grad(set_to_none=True)
-            x = y / scale
-            with autocast(device, opts.precision):
-                feats = vgg(x.contiguous(memory_format=torch.channels_last), all_layers)
-            lc = x.new_zeros(())
-            ls = x.new_zeros(())
-            for r, m, full in zip(regions, masks, whole):
-                mask = None if full else m
-                if alpha * r.content_weight:
-                    lc = lc + r.content_weight * sum(content_loss(feats[k], c_feats[k], mask)
-                                                     for k in opts.content_layers) / len(opts.content_layers)
-                if beta * r.style_weight:
-                    ls = ls + r.style_weight * sum(wl * gram_loss(gram(feats[k], mask), s_grams[k])
-                                                   for wl, k in zip(layer_w.tolist(), opts.style_layers))
-            loss = alpha * lc + beta * ls
-            if opts.tv_weight:
-                lt = tv_loss(x)
-                loss = loss + opts.tv_weight * lt
-                last["tv"] = lt.item()
-            loss.backward()
-            last.update(content=lc.item(), style=ls.item(), total=loss.item())
             done += 1
-            cost += unit[level]
-            step = min(n_steps, done - sum(steps[:level]))
+            cost += p.unit[level]
             if progress is not None:
-                progress(Progress(level, len(sizes), step, n_steps, done, sum(steps), cost, total_cost,
-                                  dict(last), x.detach()))
-            return loss
+                progress(Progress(level, len(p.sizes), min(n_steps, done - start), n_steps, done, p.total,
+                                  cost, p.total_cost, dict(objective.parts), image))
 
-        if opts.optimizer == "lbfgs":
-            optimizer = torch.optim.LBFGS([y], lr=1.0, max_iter=n_steps, max_eval=n_steps, history_size=50,
-                                          tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
-            optimizer.step(closure)
-        else:
-            optimizer = torch.optim.Adam([y], lr=opts.lr)
-            for _ in range(n_steps):
-                optimizer.step(closure)
-        if not all(math.isfinite(v) for v in last.values()):
-            from .errors import AtelierError
-            raise AtelierError("optimization diverged (loss is not finite); try lower weights or fp32")
-        done = sum(steps[: level + 1])  # L-BFGS may stop early on convergence
-        x = (y.detach() / scale).clamp(0, 1)
+        x = optimize(objective, x, n_steps, opts, on_eval)
+        done = sum(p.steps[: level + 1])  # a level may stop early (convergence, stall)
     x = x.contiguous()
     if opts.color == "luminance":
         x = color.combine_luminance(x, resize(original_content, tuple(x.shape[-2:])))
