@@ -232,58 +232,37 @@ class Objective:
         return loss
 
 
-class _Stalled(Exception):
-    """Raised inside the optimizer's closure to end a level whose loss has stopped improving."""
-
-
 def optimize(objective: Objective, x: torch.Tensor, n_steps: int, opts: StyleOptions,
              on_eval: Callable[[torch.Tensor], None]) -> torch.Tensor:
     """Run the optimizer on one level from ``x`` (1 x 3 x h x w, 0..1) for at most ``n_steps``
-    evaluations of ``objective``; ``on_eval(image)`` follows each. Returns the best image seen.
-
-    With ``opts.stall_tol > 0`` the level ends early once the best loss improved by less than
-    that fraction over the last ``opts.stall_window`` evaluations.
-    """
+    evaluations of ``objective``, calling ``on_eval(image)`` after each; returns the result
+    (1 x 3 x h x w, 0..1). L-BFGS may stop earlier when its direction stops descending."""
     # L-BFGS is invariant to a uniform rescaling of its variables except for its first
     # step, a plain gradient step of L1 length 1; optimizing y = x * scale makes that first
     # step change pixels by ~1/100 on average instead of ~1/numel, so no evaluations are wasted.
     scale = 100.0 / x.numel() if opts.optimizer == "lbfgs" else 1.0
     y = (x.detach() * scale).contiguous().requires_grad_(True)
-    best: list = [math.inf, None]
-    history: list[float] = []
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
         image = y / scale
         loss = objective(image)
         loss.backward()
-        value = loss.item()
-        if value < best[0]:
-            best[0], best[1] = value, image.detach().clone()
         on_eval(image.detach())
-        history.append(best[0])
-        w = opts.stall_window
-        if opts.stall_tol > 0 and len(history) > w and history[-1 - w] - history[-1] < opts.stall_tol * abs(history[-1 - w]):
-            raise _Stalled
         return loss
 
     if opts.optimizer == "lbfgs":
-        optimizer = torch.optim.LBFGS([y], lr=1.0, max_iter=n_steps, max_eval=n_steps, history_size=opts.history_size,
-                                      tolerance_grad=0.0, tolerance_change=0.0,
-                                      line_search_fn=None if opts.line_search == "none" else opts.line_search)
-        steps = [None]
+        optimizer = torch.optim.LBFGS([y], lr=1.0, max_iter=n_steps, max_eval=n_steps, history_size=50,
+                                      tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
+        optimizer.step(closure)
     else:
         optimizer = torch.optim.Adam([y], lr=opts.lr)
-        steps = range(n_steps)
-    try:
-        for _ in steps:
+        for _ in range(n_steps):
             optimizer.step(closure)
-    except _Stalled:
-        pass
     if not all(math.isfinite(v) for v in objective.parts.values()):
         from .errors import AtelierError
         raise AtelierError("optimization diverged (loss is not finite); try lower weights or fp32")
-    return (best[1] if best[1] is not None else y.detach() / scale).clamp(0, 1)
+    return (y.detach() / scale).clamp(0, 1)
 
 
 def stylize_tensor(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: StyleOptions,
@@ -341,7 +320,7 @@ def stylize_tensor(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: 
                                   cost, p.total_cost, dict(objective.parts), image))
 
         x = optimize(objective, x, n_steps, opts, on_eval)
-        done = sum(p.steps[: level + 1])  # a level may stop early (convergence, stall)
+        done = sum(p.steps[: level + 1])  # L-BFGS may stop early on convergence
     x = x.contiguous()
     if opts.color == "luminance":
         x = color.combine_luminance(x, resize(original_content, tuple(x.shape[-2:])))

@@ -63,7 +63,6 @@ def check_seed(value: Any, name: str = "seed") -> None:
 
 INITS = ("content", "noise", "style")  # or a path to an image file
 OPTIMIZERS = ("lbfgs", "adam")
-LINE_SEARCHES = ("strong_wolfe", "none")
 
 
 @dataclass
@@ -94,10 +93,6 @@ class StyleOptions:
     iterations: int = option_field(8, "optimizer evaluations at the finest pyramid level")
     levels: int = option_field(4, "coarse-to-fine pyramid levels (each half the size of the next)")
     coarse_factor: float = option_field(3.0, "each coarser level gets this many times more iterations")
-    line_search: str = option_field("strong_wolfe", "L-BFGS line search: strong_wolfe | none (one evaluation per step)")
-    history_size: int = option_field(50, "L-BFGS history size")
-    stall_tol: float = option_field(0.0, "end a level when its loss improved by less than this fraction over stall_window evaluations (0: never)")
-    stall_window: int = option_field(10, "evaluations over which stall_tol is measured")
     pooling: str = option_field("max", "max | avg pooling in VGG")
     color: str = option_field("none", "colour preservation: none | luminance | match")
     seed: int = option_field(0, "random seed (noise init, variants)")
@@ -149,16 +144,11 @@ class StyleOptions:
         finite("levels", 1, 8)
         finite("coarse_factor", 0.1, 16)
         finite("save_every", 0)
-        finite("history_size", 1, 1000)
-        finite("stall_tol", 0, 1)
-        finite("stall_window", 1, 100_000)
-        if self.line_search not in LINE_SEARCHES:
-            raise UsageError(f"line_search must be one of {', '.join(LINE_SEARCHES)}, not {self.line_search!r}")
         if self.style_ratio is not None:
             finite("style_ratio", 0, 1)
         elif self.content_weight == 0 and self.style_weight == 0:
             raise UsageError("content_weight and style_weight cannot both be 0")
-        for name in ("size", "iterations", "levels", "save_every", "history_size", "stall_window"):
+        for name in ("size", "iterations", "levels", "save_every"):
             if int(getattr(self, name)) != getattr(self, name):
                 raise UsageError(f"{name} must be an integer, got {getattr(self, name)!r}")
         check_seed(self.seed)
