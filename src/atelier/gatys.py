@@ -132,10 +132,10 @@ def _low_precision(vgg: VGG, precision: str) -> VGG:
         return vgg
     fast = _LOW_PRECISION.get(vgg)
     if fast is None:
-        fast = copy.deepcopy(vgg)
-        for conv in fast.convs:
-            conv.to(torch.bfloat16)
-        _LOW_PRECISION[vgg] = fast
+        # deepcopy takes the bf16 parameters from the memo, so no second fp32 copy is made
+        memo = {id(p): torch.nn.Parameter(p.detach().to(torch.bfloat16), requires_grad=False)
+                for conv in vgg.convs for p in conv.parameters()}
+        fast = _LOW_PRECISION[vgg] = copy.deepcopy(vgg, memo)
     return fast
 
 
