@@ -8,6 +8,10 @@ Every program runs as a subprocess; wall time and peak RSS come from ``os.wait4`
 * **Atelier**: ``atelier stylize CONTENT STYLE --size 512`` with the default settings, per pair.
   ``--baseline`` also runs the previous default (style weight 1, full detail re-injection,
   20/40/80 evaluations on 3 levels) so "before" and "after" come from the same run.
+  ``--before-src DIR`` also runs the default settings with the package from ``DIR`` (run
+  "code": a code change measured against the same settings). Runs are interleaved per pair,
+  and CPU seconds (user + system) are reported beside wall time: on a shared machine CPU time
+  is the steadier measure of the work done.
 * **pastiche speed**: per-step time from two runs (5 and ``--pastiche-steps`` steps) on the
   first ``--pastiche-pairs`` pairs, turned into seconds per step per megapixel; each pair's
   1000-step (pastiche's default) time is extrapolated from its pixel count. The speed ratio is
@@ -42,15 +46,16 @@ BASELINE = ["--style-weight", "1", "--detail", "1", "--iterations", "20", "--lev
 METRIC_SIZE = 384
 
 
-def timed(cmd: list[str]) -> tuple[float, float]:
-    """Run ``cmd``; return (wall seconds, peak RSS in MiB). Raises on failure."""
+def timed(cmd: list[str], env: dict | None = None) -> tuple[float, float, float]:
+    """Run ``cmd``; return (wall seconds, peak RSS in MiB, CPU seconds user + system). Raises on failure."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=None if env is None else {**os.environ, **env})
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode()[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def atelier_cmd(content: Path, style: Path, out: Path, size: int, extra: list[str]) -> list[str]:
@@ -80,8 +85,8 @@ def pastiche_per_step(panel: list, n: int, steps: int, size: int, out: Path) -> 
     on the first ``n`` pairs; a pair's 1000-step time is ``fixed + rate * MP * 1000``."""
     rates, fixed = [], []
     for content, style, _ in panel[:n]:
-        t5, _ = timed(pastiche_cmd(content, style, out / "pastiche_5.png", size, 5))
-        tn, _ = timed(pastiche_cmd(content, style, out / f"pastiche_{steps}.png", size, steps))
+        t5, _, _ = timed(pastiche_cmd(content, style, out / "pastiche_5.png", size, 5))
+        tn, _, _ = timed(pastiche_cmd(content, style, out / f"pastiche_{steps}.png", size, steps))
         per_step = (tn - t5) / (steps - 5)
         rates.append(per_step / megapixels(content, size))
         fixed.append(t5 - 5 * per_step)
@@ -98,28 +103,32 @@ def pastiche_full(panel: list, n: int, out: Path) -> list[dict]:
         seconds = None
         if not img.exists():
             tmp = img.with_suffix(".tmp.png")
-            seconds, _ = timed(pastiche_cmd(content, style, tmp, 256, 1000))
+            seconds, _, _ = timed(pastiche_cmd(content, style, tmp, 256, 1000))
             tmp.replace(img)
         ours = out / "pastiche-1000" / f"{content.stem}__atelier__256.png"
-        t_ours, _ = timed(atelier_cmd(content, style, ours, 256, []))
+        t_ours, _, _ = timed(atelier_cmd(content, style, ours, 256, []))
         rows.append({"pair": f"{content.stem} x {style.stem}", "pastiche_seconds": seconds,
                      "atelier_seconds": t_ours, "pastiche": score(img, content, style),
                      "atelier": score(ours, content, style)})
     return rows
 
 
-def run_atelier(panel: list, size: int, out: Path, name: str, extra: list[str]) -> list[dict]:
-    rows = []
+def run_atelier(panel: list, size: int, out: Path, variants: dict[str, tuple[list[str], dict | None]]) -> dict[str, list[dict]]:
+    """Run every variant (name: (extra CLI flags, extra environment)) on every pair, interleaved
+    per pair so a shared machine's load hits the variants alike."""
+    runs: dict[str, list[dict]] = {name: [] for name in variants}
     for content, style, kind in panel:
-        img = out / name / f"{content.stem}.png"
-        img.parent.mkdir(parents=True, exist_ok=True)
-        wall, rss = timed(atelier_cmd(content, style, img, size, extra))
-        row = {"content": content, "style": style, "kind": kind, "image": img, "seconds": wall,
-               "peak_rss_mib": rss, **score(img, content, style)}
-        print(f"{name:8s} {content.stem[:24]:24s} {style.stem.split('__')[-1][:30]:30s} {wall:6.1f} s "
-              f"{rss:6.0f} MiB  style {row['style_distance']:.3f}  content {row['content_distance']:.3f}", flush=True)
-        rows.append(row)
-    return rows
+        for name, (extra, env) in variants.items():
+            img = out / name / f"{content.stem}.png"
+            img.parent.mkdir(parents=True, exist_ok=True)
+            wall, rss, cpu = timed(atelier_cmd(content, style, img, size, extra), env)
+            row = {"content": content, "style": style, "kind": kind, "image": img, "seconds": wall,
+                   "cpu_seconds": cpu, "peak_rss_mib": rss, **score(img, content, style)}
+            print(f"{name:8s} {content.stem[:24]:24s} {style.stem.split('__')[-1][:30]:30s} {wall:6.1f} s "
+                  f"{cpu:6.1f} cpu-s {rss:6.0f} MiB  style {row['style_distance']:.3f}  "
+                  f"content {row['content_distance']:.3f}", flush=True)
+            runs[name].append(row)
+    return runs
 
 
 def write_grid(panel: list, runs: dict[str, list[dict]], path: Path) -> None:
@@ -143,6 +152,8 @@ def main() -> None:
     ap.add_argument("--style", type=Path, default=DATA / "styles" / "vincent_van_gogh__the_starry_night.jpg")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--baseline", action="store_true", help="also run the previous default")
+    ap.add_argument("--before-src", type=Path, help="also run the default settings with the atelier package "
+                    "from this src folder (e.g. a `git archive` of an earlier commit): run 'code'")
     ap.add_argument("--pastiche-steps", type=int, default=30)
     ap.add_argument("--pastiche-pairs", type=int, default=2, help="pairs to time pastiche on")
     ap.add_argument("--pastiche-full", type=int, default=2, help="pairs to run pastiche's 1000 steps on (256 px)")
@@ -153,31 +164,34 @@ def main() -> None:
     panel = pairs(args.pairs) if args.panel else [(args.content, args.style, "pair")]
 
     rate, fixed = pastiche_per_step(panel, args.pastiche_pairs, args.pastiche_steps, args.size, args.out)
-    runs = {"default": run_atelier(panel, args.size, args.out, "default", [])}
+    variants: dict[str, tuple[list[str], dict | None]] = {"default": ([], None)}
+    if args.before_src:
+        variants["code"] = ([], {"PYTHONPATH": str(args.before_src.resolve())})
     if args.baseline:
-        runs["before"] = run_atelier(panel, args.size, args.out, "before", BASELINE)
+        variants["before"] = (BASELINE, None)
+    runs = run_atelier(panel, args.size, args.out, variants)
 
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} CPUs; {len(panel)} pairs at {args.size} px; "
           f"pastiche {rate:.2f} s/step/MP + {fixed:.1f} s per run ({args.pastiche_steps}-step runs on "
           f"{args.pastiche_pairs} pairs)")
-    print("| pair | kind | run | wall s | peak RSS MiB | style dist | content dist | x faster than pastiche 1000 |")
-    print("|---|---|---|---:|---:|---:|---:|---:|")
+    print("| pair | kind | run | wall s | CPU s | peak RSS MiB | style dist | content dist | x faster than pastiche 1000 |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
     summary = {}
     for name, rows in runs.items():
         for r in rows:
             est = fixed + rate * 1000 * megapixels(r["content"], args.size)
             r["speedup"] = est / r["seconds"]
             print(f"| {r['content'].stem} x {r['style'].stem.split('__')[-1]} | {r['kind']} | {name} | "
-                  f"{r['seconds']:.1f} | {r['peak_rss_mib']:.0f} | {r['style_distance']:.3f} | "
+                  f"{r['seconds']:.1f} | {r['cpu_seconds']:.1f} | {r['peak_rss_mib']:.0f} | {r['style_distance']:.3f} | "
                   f"{r['content_distance']:.3f} | {r['speedup']:.0f} |")
         mean = {k: sum(r[k] for r in rows) / len(rows)
-                for k in ("seconds", "peak_rss_mib", "style_distance", "content_distance", "speedup")}
+                for k in ("seconds", "cpu_seconds", "peak_rss_mib", "style_distance", "content_distance", "speedup")}
         mean["max_peak_rss_mib"] = max(r["peak_rss_mib"] for r in rows)
         summary[name] = mean
-    print("\n| run | mean wall s | mean / max peak RSS MiB | mean style dist | mean content dist | mean x faster |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("\n| run | mean wall s | mean CPU s | mean / max peak RSS MiB | mean style dist | mean content dist | mean x faster |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for name, m in summary.items():
-        print(f"| {name} | {m['seconds']:.1f} | {m['peak_rss_mib']:.0f} / {m['max_peak_rss_mib']:.0f} | "
+        print(f"| {name} | {m['seconds']:.1f} | {m['cpu_seconds']:.1f} | {m['peak_rss_mib']:.0f} / {m['max_peak_rss_mib']:.0f} | "
               f"{m['style_distance']:.3f} | {m['content_distance']:.3f} | {m['speedup']:.0f} |")
     if args.panel:
         write_grid(panel, runs, args.grid)

@@ -7,7 +7,7 @@ import torch
 import atelier
 from atelier.core import color
 from atelier.base.errors import UsageError
-from atelier.core.gatys import Region, pyramid
+from atelier.core.gatys import Region, plan, pyramid
 from atelier.io.images import to_tensor
 from atelier.evaluation.metrics import content_distance, style_distance
 
@@ -139,3 +139,26 @@ def test_pyramid_sizes():
     assert pyramid((96, 96), 3) == [(48, 48), (96, 96)]
     assert pyramid((80, 80), 3) == [(80, 80)]  # never below 48 px on the short side
     assert pyramid((200, 100), 1) == [(200, 100)]
+
+
+def test_plan_gives_sizes_steps_and_costs():
+    from atelier.options import StyleOptions
+    p = plan((1, 3, 384, 512), StyleOptions(size=512, iterations=8, levels=4, coarse_factor=3).resolved())
+    assert p.final == (384, 512)
+    assert p.sizes == [(48, 64), (96, 128), (192, 256), (384, 512)]
+    assert p.steps == [216, 72, 24, 8] and p.total == 320
+    assert p.unit == [1 / 64, 1 / 16, 1 / 4, 1] and p.total_cost == pytest.approx(216 / 64 + 72 / 16 + 24 / 4 + 8)
+    wide = plan((1, 3, 238, 512), StyleOptions(size=512).resolved())
+    assert len(wide.sizes) == 3 and wide.steps == [72, 24, 8]  # a 4th level would be under 48 px
+
+
+def test_progress_counts_every_evaluation(content_img, style_img):
+    seen = []
+    atelier.stylize(content_img, style_img, size=96, iterations=3, levels=2, coarse_factor=2, progress=seen.append)
+    assert [(p.level, p.step) for p in seen] == [(0, i) for i in range(1, 7)] + [(1, i) for i in range(1, 4)]
+    assert seen[-1].done == seen[-1].total == 9 and seen[-1].cost == pytest.approx(seen[-1].total_cost)
+
+
+def test_bf16_copy_leaves_the_shared_network_fp32(plain):
+    from atelier.vgg import load_vgg
+    assert all(c.weight.dtype == torch.float32 for c in load_vgg().convs)

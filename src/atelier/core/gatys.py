@@ -14,17 +14,20 @@ seams. With no regions given, the whole image is one region.
 
 from __future__ import annotations
 
+import copy
 import math
+import weakref
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 import torch
-import torch.nn.functional as F
 
 from . import color
 from .losses import content_loss, gram, gram_loss, tv_loss
-from .options import StyleOptions
+from ..base.errors import AtelierError, UsageError
+from ..io.images import load_image, to_tensor
 from .device import autocast, pick_device
+from .options import StyleOptions
 from .temporal import Anchor, temporal_loss
 from .tensors import fit_long_side, resize
 from .vgg import VGG, load_vgg
@@ -88,6 +91,28 @@ def style_grams(vgg: VGG, styles: Sequence[torch.Tensor], blend: Sequence[float]
     return out
 
 
+_LOW_PRECISION: "weakref.WeakKeyDictionary[VGG, VGG]" = weakref.WeakKeyDictionary()
+
+
+def _low_precision(vgg: VGG, precision: str) -> VGG:
+    """``vgg`` with its convolutions stored in bf16 when ``precision`` autocasts (else ``vgg``).
+
+    Autocast re-casts fp32 weights that do not require grad on every call (its cache keeps
+    only leaf tensors that require grad), about 13 M parameters per evaluation; casting once
+    gives the same bf16 weights, so the same results. The copy is made once per network (the
+    original, shared through ``load_vgg``'s cache, stays fp32); the mean/std buffers stay fp32.
+    """
+    if precision == "fp32":
+        return vgg
+    fast = _LOW_PRECISION.get(vgg)
+    if fast is None:
+        # deepcopy takes the bf16 parameters from the memo, so no second fp32 copy is made
+        memo = {id(p): torch.nn.Parameter(p.detach().to(torch.bfloat16), requires_grad=False)
+                for conv in vgg.convs for p in conv.parameters()}
+        fast = _LOW_PRECISION[vgg] = copy.deepcopy(vgg, memo)
+    return fast
+
+
 def _init_image(opts: StyleOptions, content: torch.Tensor, styles: Sequence[torch.Tensor],
                 size: tuple[int, int], generator: torch.Generator) -> torch.Tensor:
     if opts.init == "content":
@@ -96,8 +121,130 @@ def _init_image(opts: StyleOptions, content: torch.Tensor, styles: Sequence[torc
         return torch.rand((1, 3, *size), generator=generator).to(content.device)
     if opts.init == "style":
         return resize(styles[0], size)
-    from ..io.images import load_image, to_tensor  # a path to an init image
     return resize(to_tensor(load_image(opts.init)).to(content.device), size)
+
+
+@dataclass
+class Plan:
+    """The coarse-to-fine schedule of one run (see :func:`plan`)."""
+
+    final: tuple[int, int]         # output size (h, w)
+    sizes: list[tuple[int, int]]   # level sizes, coarse to fine; the last is ``final``
+    steps: list[int]               # optimizer evaluations planned per level
+    unit: list[float]              # cost of one evaluation per level, in finest-level evaluations
+
+    @property
+    def total(self) -> int:
+        return sum(self.steps)
+
+    @property
+    def total_cost(self) -> float:
+        return sum(s * u for s, u in zip(self.steps, self.unit))
+
+
+def plan(shape: Sequence[int], opts: StyleOptions) -> Plan:
+    """Sizes, evaluations and costs for a content image of ``shape`` (... x H x W) and resolved ``opts``.
+
+    The finest level gets ``opts.iterations`` evaluations, each coarser one ``opts.coarse_factor``
+    times more; an evaluation's cost is taken as proportional to its pixel count.
+    """
+    final = fit_long_side(shape, opts.size)
+    sizes = pyramid(final, opts.levels)
+    n = len(sizes)
+    steps = [max(1, round(opts.iterations * opts.coarse_factor ** (n - 1 - i))) for i in range(n)]
+    unit = [(h * w) / (final[0] * final[1]) for h, w in sizes]
+    return Plan(final, sizes, steps, unit)
+
+
+class Objective:
+    """The loss of one pyramid level, ``alpha * L_content + beta * L_style (+ tv_weight * L_tv)``.
+
+    Built once per level from the level's content image ``content`` (1 x 3 x h x w) and the
+    style images (1 x 3 x H x W, any size, resized to the level's long side times
+    ``opts.style_scale``): the content features and the blended style Grams (C x C per layer)
+    are computed here, under ``no_grad``. ``regions`` hold 1 x 1 x H x W masks at any size.
+    Calling it with an image ``x`` (1 x 3 x h x w, requires grad) returns the scalar loss and
+    fills ``self.parts`` with the content/style/tv/total values of that evaluation.
+    """
+
+    def __init__(self, vgg: VGG, content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequence[float],
+                 regions: Sequence[Region], opts: StyleOptions, anchor: Optional[Anchor] = None):
+        self.vgg, self.opts, self.regions = vgg, opts, regions
+        self.device = next(vgg.parameters()).device
+        self.alpha, self.beta = opts.loss_weights
+        self.layer_w = [w / sum(opts.style_layer_weights) for w in opts.style_layer_weights]
+        self.layers = set(opts.content_layers) | set(opts.style_layers)
+        with torch.no_grad(), autocast(self.device, opts.precision):
+            self.c_feats = {k: v.float() for k, v in vgg(content, opts.content_layers).items()}
+        self.s_grams = style_grams(vgg, styles, blend, opts.style_layers,
+                                   max(content.shape[-2:]) * opts.style_scale, opts.precision)
+        masks = [r.mask.to(self.device).float() for r in regions]
+        self.masks = [None if bool((m == 1).all()) else m for m in masks]  # None: the whole image
+        self.anchor = None  # the temporal term (video): a target and its weight mask at this level's size
+        if anchor is not None and anchor.weight:
+            size = tuple(content.shape[-2:])
+            self.anchor = (resize(anchor.target.to(self.device), size),
+                           resize(anchor.mask.to(self.device).float(), size), anchor.weight)
+        self.parts: dict[str, float] = {}
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        o = self.opts
+        with autocast(self.device, o.precision):
+            feats = self.vgg(x.contiguous(memory_format=torch.channels_last), self.layers)
+        lc, ls = x.new_zeros(()), x.new_zeros(())
+        for r, mask in zip(self.regions, self.masks):
+            if self.alpha * r.content_weight:
+                lc = lc + r.content_weight * sum(content_loss(feats[k], self.c_feats[k], mask)
+                                                 for k in o.content_layers) / len(o.content_layers)
+            if self.beta * r.style_weight:
+                ls = ls + r.style_weight * sum(w * gram_loss(gram(feats[k], mask), self.s_grams[k])
+                                               for w, k in zip(self.layer_w, o.style_layers))
+        loss = self.alpha * lc + self.beta * ls
+        parts: dict[str, float] = {}
+        if o.tv_weight:
+            lt = tv_loss(x)
+            loss = loss + o.tv_weight * lt
+            parts["tv"] = lt.item()
+        if self.anchor is not None:
+            target, mask, weight = self.anchor
+            lt = temporal_loss(x, target, mask)
+            loss = loss + weight * lt
+            parts["temporal"] = lt.item()
+        parts.update(content=lc.item(), style=ls.item(), total=loss.item())
+        self.parts = parts
+        return loss
+
+
+def optimize(objective: Objective, x: torch.Tensor, n_steps: int, opts: StyleOptions,
+             on_eval: Callable[[torch.Tensor], None]) -> torch.Tensor:
+    """Run the optimizer on one level from ``x`` (1 x 3 x h x w, 0..1) for at most ``n_steps``
+    evaluations of ``objective``, calling ``on_eval(image)`` after each; returns the result
+    (1 x 3 x h x w, 0..1). L-BFGS may stop earlier when its direction stops descending."""
+    # L-BFGS is invariant to a uniform rescaling of its variables except for its first
+    # step, a plain gradient step of L1 length 1; optimizing y = x * scale makes that first
+    # step change pixels by ~1/100 on average instead of ~1/numel, so no evaluations are wasted.
+    scale = 100.0 / x.numel() if opts.optimizer == "lbfgs" else 1.0
+    y = (x.detach() * scale).contiguous().requires_grad_(True)
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        image = y / scale
+        loss = objective(image)
+        loss.backward()
+        on_eval(image.detach())
+        return loss
+
+    if opts.optimizer == "lbfgs":
+        optimizer = torch.optim.LBFGS([y], lr=1.0, max_iter=n_steps, max_eval=n_steps, history_size=50,
+                                      tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
+        optimizer.step(closure)
+    else:
+        optimizer = torch.optim.Adam([y], lr=opts.lr)
+        for _ in range(n_steps):
+            optimizer.step(closure)
+    if not all(math.isfinite(v) for v in objective.parts.values()):
+        raise AtelierError("optimization diverged (loss is not finite); try lower weights or fp32")
+    return (y.detach() / scale).clamp(0, 1)
 
 
 def stylize_tensor(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: StyleOptions,
@@ -109,19 +256,21 @@ def stylize_tensor(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: 
     The output's long side is ``opts.size``. ``styles`` are 1 x 3 x H x W tensors of any
     size, blended by ``opts.style_blend``. ``regions`` (optional) give spatial loss weights.
     ``init`` (1 x 3 x H x W, optional) replaces ``opts.init``; ``anchor`` adds a temporal loss.
+    Steps: :func:`plan` the pyramid, then per level build the :class:`Objective` and
+    :func:`optimize` it, starting from the upsampled previous level plus ``opts.detail`` of the
+    photo's detail that level could not hold.
     """
     opts = opts.resolved()
     device = pick_device(opts.device)
     if len(styles) == 0:
-        from ..base.errors import UsageError
         raise UsageError("at least one style image is needed")
     blend = list(opts.style_blend) if opts.style_blend is not None else [1.0] * len(styles)
     if len(blend) != len(styles):
-        from ..base.errors import UsageError
         raise UsageError(f"{len(styles)} style images but {len(blend)} blend weights")
     torch.manual_seed(opts.seed)
     generator = torch.Generator().manual_seed(opts.seed)
     vgg = load_vgg(opts.backbone, opts.weights, opts.pooling).to(device, memory_format=torch.channels_last)
+    vgg = _low_precision(vgg, opts.precision)
 
     content = content.to(device)
     styles = [s.to(device) for s in styles]
@@ -132,85 +281,28 @@ def stylize_tensor(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: 
     elif opts.color == "match":
         styles = [color.match_color(s, content) for s in styles]
 
-    final = fit_long_side(content.shape, opts.size)
-    sizes = pyramid(final, opts.levels)
-    steps = [max(1, round(opts.iterations * opts.coarse_factor ** (len(sizes) - 1 - i))) for i in range(len(sizes))]
-    unit = [(h * w) / (final[0] * final[1]) for h, w in sizes]  # cost of one evaluation, finest = 1
-    total_cost = sum(s * u for s, u in zip(steps, unit))
-    alpha, beta = opts.loss_weights
-    layer_w = torch.tensor(opts.style_layer_weights) / sum(opts.style_layer_weights)
-    regions = list(regions) if regions else [Region(torch.ones(1, 1, *final))]
-    all_layers = set(opts.content_layers) | set(opts.style_layers)
-
-    x = _init_image(opts, content, styles, sizes[0], generator) if init is None else resize(init.to(device), sizes[0])
+    p = plan(content.shape, opts)
+    regions = list(regions) if regions else [Region(torch.ones(1, 1, *p.final))]
+    x = _init_image(opts, content, styles, p.sizes[0], generator) if init is None else resize(init.to(device), p.sizes[0])
     done, cost = 0, 0.0
-    for level, (size, n_steps) in enumerate(zip(sizes, steps)):
+    for level, (size, n_steps) in enumerate(zip(p.sizes, p.steps)):
         c = resize(content, size)
         if level > 0:  # upsampled coarse result + the content's detail the coarse level could not hold
-            prev = sizes[level - 1]
-            x = (resize(x.detach(), size) + opts.detail * (c - resize(resize(c, prev), size))).clamp(0, 1)
-        # L-BFGS is invariant to a uniform rescaling of its variables except for its first
-        # step, a plain gradient step of L1 length 1; optimizing y = x * scale makes that first
-        # step change pixels by ~1/100 on average instead of ~1/numel, so no evaluations are wasted.
-        scale = 100.0 / x.numel() if opts.optimizer == "lbfgs" else 1.0
-        y = (x.detach() * scale).contiguous().requires_grad_(True)
-        with torch.no_grad(), autocast(device, opts.precision):
-            c_feats = {k: v.float() for k, v in vgg(c, opts.content_layers).items()}
-        s_grams = style_grams(vgg, styles, blend, opts.style_layers, max(size) * opts.style_scale, opts.precision)
-        masks = [r.mask.to(device).float() for r in regions]
-        whole = [bool((m == 1).all()) for m in masks]
-        last: dict[str, float] = {}
-        if anchor is not None:
-            a_target, a_mask = resize(anchor.target.to(device), size), resize(anchor.mask.to(device).float(), size)
+            prev = p.sizes[level - 1]
+            x = (resize(x, size) + opts.detail * (c - resize(resize(c, prev), size))).clamp(0, 1)
+        objective = Objective(vgg, c, styles, blend, regions, opts, anchor)
+        start = done
 
-        def closure() -> torch.Tensor:
+        def on_eval(image: torch.Tensor) -> None:
             nonlocal done, cost
-            optimizer.zero_grad(set_to_none=True)
-            x = y / scale
-            with autocast(device, opts.precision):
-                feats = vgg(x.contiguous(memory_format=torch.channels_last), all_layers)
-            lc = x.new_zeros(())
-            ls = x.new_zeros(())
-            for r, m, full in zip(regions, masks, whole):
-                mask = None if full else m
-                if alpha * r.content_weight:
-                    lc = lc + r.content_weight * sum(content_loss(feats[k], c_feats[k], mask)
-                                                     for k in opts.content_layers) / len(opts.content_layers)
-                if beta * r.style_weight:
-                    ls = ls + r.style_weight * sum(wl * gram_loss(gram(feats[k], mask), s_grams[k])
-                                                   for wl, k in zip(layer_w.tolist(), opts.style_layers))
-            loss = alpha * lc + beta * ls
-            if opts.tv_weight:
-                lt = tv_loss(x)
-                loss = loss + opts.tv_weight * lt
-                last["tv"] = lt.item()
-            if anchor is not None and anchor.weight:
-                l_temp = temporal_loss(x, a_target, a_mask)
-                loss = loss + anchor.weight * l_temp
-                last["temporal"] = l_temp.item()
-            loss.backward()
-            last.update(content=lc.item(), style=ls.item(), total=loss.item())
             done += 1
-            cost += unit[level]
-            step = min(n_steps, done - sum(steps[:level]))
+            cost += p.unit[level]
             if progress is not None:
-                progress(Progress(level, len(sizes), step, n_steps, done, sum(steps), cost, total_cost,
-                                  dict(last), x.detach()))
-            return loss
+                progress(Progress(level, len(p.sizes), min(n_steps, done - start), n_steps, done, p.total,
+                                  cost, p.total_cost, dict(objective.parts), image))
 
-        if opts.optimizer == "lbfgs":
-            optimizer = torch.optim.LBFGS([y], lr=1.0, max_iter=n_steps, max_eval=n_steps, history_size=50,
-                                          tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
-            optimizer.step(closure)
-        else:
-            optimizer = torch.optim.Adam([y], lr=opts.lr)
-            for _ in range(n_steps):
-                optimizer.step(closure)
-        if not all(math.isfinite(v) for v in last.values()):
-            from ..base.errors import AtelierError
-            raise AtelierError("optimization diverged (loss is not finite); try lower weights or fp32")
-        done = sum(steps[: level + 1])  # L-BFGS may stop early on convergence
-        x = (y.detach() / scale).clamp(0, 1)
+        x = optimize(objective, x, n_steps, opts, on_eval)
+        done = sum(p.steps[: level + 1])  # L-BFGS may stop early on convergence
     x = x.contiguous()
     if opts.color == "luminance":
         x = color.combine_luminance(x, resize(original_content, tuple(x.shape[-2:])))
