@@ -32,10 +32,10 @@ import torch
 from PIL import Image
 
 import atelier
-from atelier.library.augment import AugmentOptions, stylize_augmented
-from atelier.io.images import save_image
-from atelier.library.store import StyleLibrary, file_sha256, scan, sync_folder
 from atelier.evaluation.metrics import content_distance, gradient_magnitude, style_distance
+from atelier.io.images import save_image
+from atelier.library.augment import AugmentOptions, stylize_augmented
+from atelier.library.store import StyleLibrary, file_sha256, scan, sync_folder
 
 BASE = AugmentOptions()
 CONFIGS = {  # name -> AugmentOptions (None: plain stylization)

@@ -48,6 +48,7 @@ def noop(item: object) -> None:
 def measure(engine_name: str, args: argparse.Namespace) -> dict:
     """Runs in a child process whose OMP_NUM_THREADS fits ``engine_name``."""
     import torch
+
     from atelier.base.engine import make_engine
     from atelier.core.options import StyleOptions
     from atelier.scale.batch import Recipe, plan, run_batch

@@ -34,13 +34,13 @@ from pathlib import Path
 import torch
 
 from atelier import api
+from atelier.core.vgg import load_vgg
 from atelier.evaluation import metrics
-from atelier.io import samples
 from atelier.feedforward import registry
 from atelier.feedforward.transfer import FeedForwardOptions, clear_style_cache, stylize_tensor, transfer
+from atelier.io import samples
 from atelier.io.grid import make_grid
 from atelier.io.images import load_image, resize_long_side, save_image, to_tensor
-from atelier.core.vgg import load_vgg
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -27,7 +27,6 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Optional
 
 import httpx
 import numpy as np
@@ -121,7 +120,7 @@ class Server:
 async def _client(index: int, url: str, until: float, max_upload: int, stats: Stats) -> None:
     rng = random.Random(index)
 
-    async def call(route: str, method: str, path: str, **kw) -> Optional[httpx.Response]:
+    async def call(route: str, method: str, path: str, **kw) -> httpx.Response | None:
         start = time.perf_counter()
         try:
             r = await client.request(method, path, **kw)

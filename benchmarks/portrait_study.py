@@ -32,13 +32,13 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
+from atelier import stylize
+from atelier.core.options import StyleOptions
 from atelier.evaluation import metrics
 from atelier.io import samples
-from atelier.portrait import segment
-from atelier import stylize
 from atelier.io.grid import make_grid
 from atelier.io.images import load_image, resize_long_side
-from atelier.core.options import StyleOptions
+from atelier.portrait import segment
 from atelier.portrait.mode import PortraitOptions, portrait_masks, stylize_portrait
 
 PORTRAITS = ("woman_smiling.png", "man_smiling_closeup.png", "barack_obama_official_portrait.jpg",

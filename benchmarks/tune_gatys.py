@@ -49,8 +49,8 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
 
     import atelier
-    from atelier.io.grid import make_grid
     from atelier.evaluation.metrics import content_distance, style_distance
+    from atelier.io.grid import make_grid
 
     panel = pairs(args.pairs)[args.skip:]
     if args.only:

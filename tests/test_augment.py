@@ -12,17 +12,26 @@ from click.testing import CliRunner
 from PIL import Image
 
 import atelier
-from atelier.library import augment
-from atelier.library.augment import AugmentOptions, blend_weights, choose_subsets, find_candidates, recolor, stylize_augmented, stylize_variants
-from atelier.cli import main
-from atelier.library.descriptors import DescriptorConfig
 from atelier.base.errors import UsageError
+from atelier.cli import main
 from atelier.core.gatys import style_grams
-from atelier.io.images import to_tensor
-from atelier.library.store import StyleLibrary
 from atelier.core.losses import gram
-from atelier.evaluation.metrics import style_distance
 from atelier.core.vgg import load_vgg
+from atelier.evaluation.metrics import style_distance
+from atelier.io.images import to_tensor
+from atelier.library import augment
+from atelier.library.augment import (
+    AugmentOptions,
+    blend_weights,
+    choose_subsets,
+    find_candidates,
+    recolor,
+    stylize_augmented,
+    stylize_variants,
+)
+from atelier.library.descriptors import DescriptorConfig
+from atelier.library.store import StyleLibrary
+
 from _textures import crop, texture, write_collection
 
 TINY = dict(size=48, iterations=3, levels=1)
@@ -78,7 +87,7 @@ def test_paper_config_resolves_to_equal_weights_and_its_threshold():
     kept = AugmentOptions(augment_config="paper", neighbours=2, threshold=7.0, recolor=False).resolved()
     assert (kept.neighbours, kept.threshold, kept.query_weight, kept.recolor) == (2, 7.0, None, False)
     assert AugmentOptions().resolved() == AugmentOptions()
-    with pytest.raises(UsageError, match="unknown augment config 'nope'"):
+    with pytest.raises(UsageError, match="augment_config must be one of atelier, paper, got 'nope'"):
         AugmentOptions(augment_config="nope").resolved()
 
 
@@ -235,7 +244,7 @@ def test_cli_stylize_augment(db, red_query, tmp_path):
     (["--threshold", "nan"], "threshold must be a finite number"),
     (["--min-distance", "-1"], "min_distance must be a finite number"),
     (["--neighbours", "-1"], "neighbours must be an integer >= 0"),
-    (["--augment-config", "nope"], "unknown augment config 'nope'"),
+    (["--augment-config", "nope"], "augment_config must be one of atelier, paper, got 'nope'"),
     (["--library", "missing.sqlite"], "no style library"),
 ])
 def test_cli_augment_bad_input(db, red_query, tmp_path, args, message):

@@ -24,10 +24,9 @@ def test_atomic_write_replaces_the_target_only_when_the_block_succeeds(tmp_path)
         np.save(tmp, np.arange(3))
     np.testing.assert_array_equal(np.load(out), np.arange(3))
     assert oct(os.stat(out).st_mode & 0o777) == "0o644"
-    with pytest.raises(RuntimeError, match="half-way"):
-        with atomic_write(out) as tmp:
-            np.save(tmp, np.arange(5))
-            raise RuntimeError("half-way")
+    with pytest.raises(RuntimeError, match="half-way"), atomic_write(out) as tmp:
+        np.save(tmp, np.arange(5))
+        raise RuntimeError("half-way")
     np.testing.assert_array_equal(np.load(out), np.arange(3))  # the old file is untouched
     assert [p.name for p in tmp_path.iterdir()] == ["a.npy"]  # and no temporary file is left
 

@@ -48,7 +48,7 @@ def test_awkward_but_valid_inputs_work(files, tmp_path, mode):
     base = Image.open(files / "content.png")
     path = tmp_path / ("in.jpg" if mode in ("CMYK", "exif") else "in.png")
     if mode == "I;16":
-        Image.fromarray((np.asarray(base.convert("L"), np.uint16) * 257)).save(path)
+        Image.fromarray(np.asarray(base.convert("L"), np.uint16) * 257).save(path)
     elif mode == "exif":
         exif = Image.Exif()
         exif[0x0112] = 6

@@ -12,14 +12,16 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from atelier.evaluation import classifier, methods
 from atelier.cli import main
-from atelier.evaluation.runner import EvalOptions, evaluate, select_pairs
+from atelier.evaluation import classifier, methods
 from atelier.evaluation.report import markdown_table
+from atelier.evaluation.runner import EvalOptions, evaluate, select_pairs
+from atelier.evaluation.stats import bootstrap_ci, wilson_ci
 from atelier.io.images import resize_long_side, save_image
 from atelier.io.samples import content as sample_content
-from atelier.evaluation.stats import bootstrap_ci, wilson_ci
-from _textures import FAMILIES as TEXTURES, texture as procedural_texture
+
+from _textures import FAMILIES as TEXTURES
+from _textures import texture as procedural_texture
 
 
 def texture(family: str, seed: int, size: int = 64) -> Image.Image:

@@ -9,9 +9,10 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import save_file
 
-from atelier.evaluation import metrics
-from atelier.cli import main
 from atelier.base.errors import UsageError
+from atelier.cli import main
+from atelier.core.vgg import load_vgg
+from atelier.evaluation import metrics
 from atelier.feedforward import registry
 from atelier.feedforward.adain import adain, mean_std
 from atelier.feedforward.decoder import Decoder, pad_to_multiple
@@ -20,8 +21,6 @@ from atelier.feedforward.sanet import SANetModel, SANetOptions, StyleAttention
 from atelier.feedforward.transfer import FeedForwardOptions, style_features, stylize_tensor, transfer
 from atelier.feedforward.wct import WCTOptions, whiten_colour
 from atelier.io.images import to_tensor
-from atelier.core.vgg import load_vgg
-
 
 STYLE_GAIN = 0.75    # shipped models: style distance below this share of the photo's
 CONTENT_KEPT = 0.85  # and content distance below this share of the style image's

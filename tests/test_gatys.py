@@ -5,11 +5,11 @@ import pytest
 import torch
 
 import atelier
-from atelier.core import color
 from atelier.base.errors import UsageError
+from atelier.core import color
 from atelier.core.gatys import Region, plan, pyramid
-from atelier.io.images import to_tensor
 from atelier.evaluation.metrics import content_distance, style_distance
+from atelier.io.images import to_tensor
 
 FAST = dict(size=96, iterations=8, levels=2)
 

@@ -17,17 +17,17 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from atelier.evaluation import metrics
-from atelier.io import samples
-from atelier.cli import main
 from atelier.base.errors import UsageError
+from atelier.cli import main
+from atelier.core.vgg import load_vgg
+from atelier.evaluation import metrics
 from atelier.feedforward import ghiasi, registry
 from atelier.feedforward.conditional import ShiftOptions
 from atelier.feedforward.multistyle import NUM_STYLES, parse_style_index
 from atelier.feedforward.sheet import multistyle_sheet
 from atelier.feedforward.transfer import FeedForwardOptions, clear_style_cache, encoded_style, stylize_tensor, transfer
+from atelier.io import samples
 from atelier.io.images import resize_long_side, to_tensor
-from atelier.core.vgg import load_vgg
 
 # Tolerances (outputs in 0..1, style codes in about -2..2). Measured on these inputs (x86_64):
 # against the float graph, max abs difference 6e-7 (predictor code) and 1.6e-5 (transformer

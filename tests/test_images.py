@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from atelier.io import images
 from atelier.base.errors import AtelierError, UsageError
+from atelier.io import images
 from atelier.io.images import load_image, save_image
 
 

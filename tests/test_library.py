@@ -12,11 +12,12 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from atelier.library import store as library_mod
-from atelier.cli import main
-from atelier.library.descriptors import DescriptorConfig, channel_means, describe
 from atelier.base.errors import UsageError
+from atelier.cli import main
+from atelier.library import store as library_mod
+from atelier.library.descriptors import DescriptorConfig, channel_means, describe
 from atelier.library.store import StyleLibrary, build_index, distance_stats, metadata_from_name, read_metadata_csv
+
 from _textures import FAMILIES, crop, texture, write_collection
 
 CFG = DescriptorConfig(size=64)  # small and fast; the same 1472-d layout as the default
@@ -164,9 +165,8 @@ def test_incremental_update_embeds_only_new_or_changed_files(tmp_path, monkeypat
 def test_interrupted_build_keeps_what_was_embedded(tmp_path, monkeypatch):
     write_collection(tmp_path / "art")
     calls = counting_describe(monkeypatch, fail_at=3)
-    with StyleLibrary.open(tmp_path / "l.sqlite", CFG, create=True) as lib:
-        with pytest.raises(KeyboardInterrupt):
-            lib.update([tmp_path / "art"])
+    with StyleLibrary.open(tmp_path / "l.sqlite", CFG, create=True) as lib, pytest.raises(KeyboardInterrupt):
+        lib.update([tmp_path / "art"])
     calls = counting_describe(monkeypatch)
     with StyleLibrary.open(tmp_path / "l.sqlite") as lib:
         assert len(lib) == 2

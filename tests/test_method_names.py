@@ -69,7 +69,7 @@ def test_one_registry_of_method_names_feeds_the_cli_the_web_portrait_and_evaluat
     from atelier.library import methods
     from atelier.portrait.mode import BACKENDS
 
-    assert methods.METHODS == ("gatys", "augmented", *registry.NAMES)
+    assert ("gatys", "augmented", *registry.NAMES) == methods.METHODS
     choices = next(p for p in stylize_cmd.params if p.name == "method").type.choices
     assert tuple(choices) == methods.STYLIZE == ("gatys", *registry.NAMES)
     assert tuple(EvalOptions().methods) == methods.COMPARED == ("gatys", "augmented", "adain", "wct", "sanet", "ghiasi")

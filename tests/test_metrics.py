@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image, ImageFilter
 
-from atelier.evaluation import metrics
-from atelier.cli import main
 from atelier.base.errors import UsageError
+from atelier.cli import main
+from atelier.evaluation import metrics
 from atelier.io.images import save_image
 
 

@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from click.testing import CliRunner
 from torch import nn
 
-from atelier.cli import main
 from atelier.base.errors import UsageError
+from atelier.cli import main
 from atelier.feedforward import official, registry
 from atelier.feedforward.adain import adain
 from atelier.feedforward.sanet import normalise

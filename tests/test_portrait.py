@@ -9,14 +9,22 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from atelier import stylize
+from atelier.base.errors import AtelierError, UsageError
+from atelier.cli import main
+from atelier.core.options import StyleOptions
 from atelier.evaluation import metrics
 from atelier.io import samples
 from atelier.portrait import segment
-from atelier import stylize
-from atelier.cli import main
-from atelier.base.errors import AtelierError, UsageError
-from atelier.core.options import StyleOptions
-from atelier.portrait.mode import PortraitMasks, PortraitOptions, composite, load_user_mask, portrait_masks, portrait_regions, stylize_portrait
+from atelier.portrait.mode import (
+    PortraitMasks,
+    PortraitOptions,
+    composite,
+    load_user_mask,
+    portrait_masks,
+    portrait_regions,
+    stylize_portrait,
+)
 
 FAST = dict(iterations=2, levels=1)
 
@@ -35,7 +43,7 @@ def test_astronaut_is_a_person_and_the_mask_covers_her_not_the_sky(content_img, 
     m = astronaut_masks
     assert m.found and m.faces == 1 and m.source == "segmentation:auto"
     assert m.person.shape == (96, 96) and m.person.dtype == np.float32
-    assert 0.0 <= m.person.min() and m.person.max() <= 1.0
+    assert m.person.min() >= 0.0 and m.person.max() <= 1.0
     face = segment.detect_faces(content_img)[0]
     x0, y0, x1, y1 = (int(v) for v in face.box)
     assert m.person[y0:y1, x0:x1].mean() > 0.9          # the face is person
@@ -248,6 +256,7 @@ def test_cli_bad_masks_empty_and_full(files):
 
 def test_sanet_backend_runs_two_passes_with_w1_w2(tmp_path, content_img, style_img, astronaut_masks):
     import torch
+
     from atelier.feedforward import registry
 
     torch.manual_seed(0)

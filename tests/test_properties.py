@@ -18,17 +18,17 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
-from atelier.library.augment import AugmentOptions
-from atelier.library.descriptors import DescriptorConfig
 from atelier.base.errors import AtelierError
+from atelier.core.options import PRESETS, StyleOptions
+from atelier.core.vgg import layer_names
 from atelier.evaluation.runner import EvalOptions
-from atelier.library.methods import METHODS
+from atelier.feedforward.train import TrainOptions
 from atelier.feedforward.transfer import FeedForwardOptions
 from atelier.io.images import load_image
-from atelier.core.options import PRESETS, StyleOptions
+from atelier.library.augment import AugmentOptions
+from atelier.library.descriptors import DescriptorConfig
+from atelier.library.methods import METHODS
 from atelier.portrait.mode import PortraitOptions
-from atelier.feedforward.train import TrainOptions
-from atelier.core.vgg import layer_names
 from atelier.web.config import QUALITY, JobSettings, ServeOptions, style_options
 
 BOUNDED = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,

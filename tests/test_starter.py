@@ -9,12 +9,12 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from atelier.base.errors import UsageError
+from atelier.cli import main
+from atelier.core.pipeline import as_style_list
 from atelier.io import starter
 from atelier.library import starter as starter_library
-from atelier.core.pipeline import as_style_list
-from atelier.cli import main
 from atelier.library.descriptors import DescriptorConfig
-from atelier.base.errors import UsageError
 from atelier.library.store import StyleLibrary, default_library_path, file_sha256
 
 TINY = ["--size", "64", "--iterations", "2", "--levels", "1", "-q"]

@@ -12,17 +12,18 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from atelier.base.errors import UsageError
 from atelier.cli import main
-from atelier.io.images import save_image, write_json
 from atelier.evaluation.stats import wilson_ci
-from atelier.web.study import create_app
+from atelier.evaluation.study import respondents
 from atelier.evaluation.study.questions import find_questions
 from atelier.evaluation.study.report import summarize
 from atelier.evaluation.study.store import AlreadyVoted, VoteStore
-from atelier.base.errors import UsageError
-from atelier.evaluation.study import respondents
-from _live import Served
+from atelier.io.images import save_image, write_json
+from atelier.web.study import create_app
+
 from _browser import ARGS, chromium
+from _live import Served
 
 RED, BLUE = (220, 20, 20), (20, 20, 220)
 

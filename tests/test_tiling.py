@@ -13,6 +13,7 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
+from atelier.base.errors import UsageError
 from atelier.cli import main
 from atelier.core import tiled as gatys_tiled
 from atelier.core.budget import GiB, parse_memory
@@ -20,7 +21,6 @@ from atelier.core.options import StyleOptions
 from atelier.core.vgg import load_vgg
 from atelier.evaluation.metrics import content_distance, style_distance
 from atelier.evaluation.seams import grid_phases, seam_score, seam_score_array
-from atelier.base.errors import UsageError
 from atelier.feedforward import tiled as ff_tiled
 from atelier.feedforward.decoder import pad_to_multiple
 from atelier.feedforward.transfer import FeedForwardOptions, cached_model, encoded_style, stylize_tensor

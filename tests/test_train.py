@@ -11,8 +11,8 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from atelier.cli import main
 from atelier.base.errors import UsageError
+from atelier.cli import main
 from atelier.feedforward import registry
 from atelier.feedforward.train import TrainOptions, train
 

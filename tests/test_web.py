@@ -18,22 +18,23 @@ from click.testing import CliRunner
 from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
-from atelier.cli import main
-from atelier.library.descriptors import DescriptorConfig
 from atelier.base.errors import UsageError
-from atelier.core.options import StyleOptions
-from atelier.library.store import StyleLibrary
-from atelier.io import samples
-from atelier.web.app import create_app
+from atelier.cli import main
 from atelier.core.gatys import Progress
+from atelier.core.options import StyleOptions
+from atelier.io import samples
+from atelier.library.descriptors import DescriptorConfig
+from atelier.library.store import StyleLibrary
+from atelier.web.app import create_app
 from atelier.web.config import QUALITY, JobSettings, ServeOptions, style_options
 from atelier.web.features import mask_overlay
 from atelier.web.jobs import CANCELLED, DONE, FAILED, RUNNING, Job, JobContext, JobQueue
-from atelier.web.tasks import progress_reporter
 from atelier.web.server import HEADER_TIMEOUT_S
+from atelier.web.tasks import progress_reporter
 from atelier.web.uploads import UploadError, UploadStore, display_name, sniff
-from _live import Served, free_port, wait_for
+
 from _browser import ARGS, chromium
+from _live import Served, free_port, wait_for
 
 JOB_TIMEOUT_MS = 90_000  # generous: a 64 px job takes about a second, but the machine is shared
 

@@ -24,6 +24,7 @@ from atelier.web import guard, uploads
 from atelier.web.app import create_app
 from atelier.web.config import ServeOptions
 from atelier.web.jobs import CANCELLED, RUNNING, JobQueue, QueueFull
+
 from _live import Served, free_port, wait_for
 
 HEADERS = ("content-security-policy", "x-content-type-options", "x-frame-options")

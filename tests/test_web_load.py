@@ -11,6 +11,7 @@ from pathlib import Path
 
 from atelier.web.app import create_app
 from atelier.web.config import ServeOptions
+
 from _live import Served
 
 BENCH = Path(__file__).parent.parent / "benchmarks" / "bench_web_load.py"

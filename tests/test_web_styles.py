@@ -19,7 +19,6 @@ from atelier.web.app import create_app
 from atelier.web.config import ServeOptions
 
 
-
 @pytest.fixture
 def client(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no style library of the user's

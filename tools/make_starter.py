@@ -106,8 +106,8 @@ def main() -> int:
     with open(data / "MANIFEST.csv", newline="", encoding="utf-8") as fh:
         manifest = {r["file"]: r for r in csv.DictReader(fh)}
 
-    from atelier.library.descriptors import DescriptorConfig, backbone_id, describe
     from atelier.io.images import load_image
+    from atelier.library.descriptors import DescriptorConfig, backbone_id, describe
 
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("*.jpg"):

@@ -14,13 +14,13 @@ from typing import Any
 
 import torch
 
-from .base.version import __version__
-from .io import starter
-from .library import starter as starter_library
 from .base.cache import cache_dir
 from .base.errors import AtelierError
-from .feedforward import registry
+from .base.version import __version__
 from .core.device import pick_device
+from .feedforward import registry
+from .io import starter
+from .library import starter as starter_library
 from .library.store import StyleLibrary, default_library_path
 
 

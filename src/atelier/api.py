@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from PIL import Image
 
@@ -14,8 +15,8 @@ from .core.pipeline import Styles, as_style_list, stylize_gatys
 from .feedforward.transfer import from_style_options, transfer
 
 
-def stylize(content: Any, styles: Styles, options: Optional[StyleOptions] = None, *,
-            regions: Optional[Sequence[Region]] = None, progress: Optional[ProgressFn] = None,
+def stylize(content: Any, styles: Styles, options: StyleOptions | None = None, *,
+            regions: Sequence[Region] | None = None, progress: ProgressFn | None = None,
             method: str = "gatys", feedforward: Any = None, **overrides: Any) -> Image.Image:
     """Repaint ``content`` in the style of ``styles`` (Gatys et al., coarse-to-fine).
 

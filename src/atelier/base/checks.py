@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Collection, TypeVar
+from collections.abc import Collection
+from typing import Any, TypeVar
 
 from .errors import UsageError
 

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import click
 from PIL import Image
 
-from ..library.augment import AugmentOptions, stylize_augmented, stylize_variants
 from ..base.checks import check_range
 from ..base.errors import UsageError
+from ..core.options import StyleOptions
 from ..io.grid import make_grid
 from ..io.images import ImageLike, load_image, save_image
-from ..core.options import StyleOptions
-from .common import ProgressBar, announce, check_output, dataclass_from_kwargs, dataclass_options, is_stdout, write_result
+from ..library.augment import AugmentOptions, stylize_augmented, stylize_variants
+from .common import (
+    ProgressBar,
+    announce,
+    check_output,
+    dataclass_from_kwargs,
+    dataclass_options,
+    is_stdout,
+    write_result,
+)
 
 
 def split_options(kwargs: dict[str, Any]) -> tuple[AugmentOptions, StyleOptions]:
@@ -35,7 +43,7 @@ def report(img: Image.Image, neighbours: bool = True, err: bool = False) -> None
 
 
 def run_augmented(content: ImageLike, style: str, out: Path, aug: AugmentOptions, opts: StyleOptions, quiet: bool,
-                  as_json: bool = False, extra: Optional[dict[str, Any]] = None) -> None:
+                  as_json: bool = False, extra: dict[str, Any] | None = None) -> None:
     """Stylize, write ``out`` plus its JSON (``extra`` added to the metadata), and print what was
     used (shared with ``stylize --augment``)."""
     with ProgressBar(quiet, desc="augment") as bar:

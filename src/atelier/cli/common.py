@@ -7,17 +7,18 @@ import json
 import tempfile
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import click
 from PIL import Image
 from tqdm import tqdm
 
-from ..core.record import upscale_note
 from ..base.engine import ENGINES
 from ..base.errors import AtelierError, UsageError
 from ..core.gatys import Progress
+from ..core.record import upscale_note
 from ..io.images import FORMATS, ImageLike, decode_bytes, encode_png, save_image, sidecar_path
 
 STDIO = "-"  # CONTENT read from stdin, -o written to stdout
@@ -99,9 +100,9 @@ class ProgressBar:
     """A tqdm bar fed by :class:`atelier.core.gatys.Progress` events (ETA from pyramid cost)."""
 
     def __init__(self, quiet: bool = False, desc: str = "stylize",
-                 snapshot: Optional[Callable[[Progress], None]] = None):
+                 snapshot: Callable[[Progress], None] | None = None):
         self.quiet, self.desc, self.snapshot = quiet, desc, snapshot
-        self.bar: Optional[tqdm] = None
+        self.bar: tqdm | None = None
 
     def __call__(self, p: Progress) -> None:
         if self.bar is None:
@@ -118,7 +119,7 @@ class ProgressBar:
         if self.bar is not None:
             self.bar.close()
 
-    def __enter__(self) -> "ProgressBar":
+    def __enter__(self) -> ProgressBar:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -160,12 +161,12 @@ def check_output(path: str, as_json: bool = False) -> Path:
     return p
 
 
-def sidecar(path: Path) -> Optional[Path]:
+def sidecar(path: Path) -> Path | None:
     """The metadata file written beside an output (none for stdout)."""
     return None if is_stdout(path) else sidecar_path(path)
 
 
-def write_result(img: Image.Image, path: Path, extra: Optional[dict[str, Any]] = None,
+def write_result(img: Image.Image, path: Path, extra: dict[str, Any] | None = None,
                  quiet: bool = False) -> dict[str, Any]:
     """Save ``img`` with its metadata in a PNG text chunk and in ``PATH.json``, both in one
     atomic step (both files appear, or neither);

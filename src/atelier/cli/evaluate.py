@@ -9,10 +9,10 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from ..base.errors import UsageError
-from ..evaluation.runner import EvalOptions, evaluate
-from ..evaluation.report import markdown_table, write_report
 from ..base.engine import make_engine
+from ..base.errors import UsageError
+from ..evaluation.report import markdown_table, write_report
+from ..evaluation.runner import EvalOptions, evaluate
 from .common import dataclass_from_kwargs, dataclass_options, engine_flags
 
 

@@ -8,7 +8,16 @@ import click
 
 from ..feedforward import registry
 from ..feedforward.transfer import FeedForwardOptions, transfer
-from .common import STDIO, announce, check_output, dataclass_from_kwargs, dataclass_options, json_option, read_content, write_result
+from .common import (
+    STDIO,
+    announce,
+    check_output,
+    dataclass_from_kwargs,
+    dataclass_options,
+    json_option,
+    read_content,
+    write_result,
+)
 
 
 @click.command("transfer")
@@ -41,8 +50,8 @@ def transfer_cmd(content: str, styles: tuple[str, ...], output: str, quiet: bool
 def multistyle_sheet_cmd(content: str | None, output: str, size: int, device: str) -> None:
     """Show the 26 built-in styles of `--method multistyle` on CONTENT (default: a sample photo),
     each tile labelled with its `--style-index`."""
-    from ..io import samples
     from ..feedforward.sheet import multistyle_sheet
+    from ..io import samples
     from ..io.images import save_image
 
     out = check_output(output)

@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import click
 from tqdm import tqdm
 
-from ..io import starter
-from ..library import starter as starter_library
-from ..library.descriptors import DescriptorConfig
 from ..base.checks import check_range
 from ..base.errors import UsageError
+from ..io import starter
 from ..io.grid import make_grid
 from ..io.images import load_image, save_image
+from ..library import starter as starter_library
+from ..library.descriptors import DescriptorConfig
 from ..library.store import StyleLibrary, UpdateReport, default_library_path, file_sha256, read_metadata_csv
 from .common import check_output, dataclass_from_kwargs, dataclass_options, emit_json, json_option
+
 
 def library_option(f: Callable) -> Callable:
     """``--library PATH``, as on `atelier stylize`/`augment`/`portrait`; ``--db``, its old name, is a
     hidden alias that still works (with a note on stderr)."""
     @functools.wraps(f)
-    def command(*args: Any, library: Optional[str], db: Optional[str], **kwargs: Any) -> Any:
+    def command(*args: Any, library: str | None, db: str | None, **kwargs: Any) -> Any:
         if db is not None:
             click.echo("atelier: note: --db is deprecated, use --library", err=True)
             if library is None:
@@ -35,12 +37,12 @@ def library_option(f: Callable) -> Callable:
                         help="library file [default: $ATELIER_LIBRARY or ~/.cache/atelier/library.sqlite]")(command)
 
 
-def library_path(library: Optional[str]) -> Path:
+def library_path(library: str | None) -> Path:
     """The ``--library`` value, or the default library path."""
     return Path(library).expanduser() if library else default_library_path()
 
 
-def open_library(library: Optional[str]) -> StyleLibrary:
+def open_library(library: str | None) -> StyleLibrary:
     """Open an existing library for reading: ``--library``, else the default one, else (with a
     note on stderr) the starter library of the paintings shipped with Atelier."""
     if library:
@@ -51,13 +53,13 @@ def open_library(library: Optional[str]) -> StyleLibrary:
     return StyleLibrary.open(path)
 
 
-def _descriptor_config(kwargs: dict[str, Any]) -> Optional[DescriptorConfig]:
+def _descriptor_config(kwargs: dict[str, Any]) -> DescriptorConfig | None:
     """The descriptor settings given on the command line, or None if none was given."""
     given = {k: v for k, v in kwargs.items() if v is not None}
     return dataclass_from_kwargs(DescriptorConfig, given) if given else None
 
 
-def _update(library: Optional[str], paths: tuple[str, ...], metadata: Optional[str], prune: bool, quiet: bool,
+def _update(library: str | None, paths: tuple[str, ...], metadata: str | None, prune: bool, quiet: bool,
             kwargs: dict[str, Any]) -> None:
     path = library_path(library)
     if library is None:
@@ -97,7 +99,7 @@ def library_group() -> None:
               "(file relative to the CSV); default: artist__title from file names")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar")
 @dataclass_options(DescriptorConfig)
-def build_cmd(directory: str, library: Optional[str], metadata: Optional[str], quiet: bool, **kwargs: Any) -> None:
+def build_cmd(directory: str, library: str | None, metadata: str | None, quiet: bool, **kwargs: Any) -> None:
     """Index every image under DIRECTORY (recursively): embed new or changed files only, drop
     entries whose files are gone. Safe to interrupt and re-run."""
     if not Path(directory).is_dir():
@@ -111,7 +113,7 @@ def build_cmd(directory: str, library: Optional[str], metadata: Optional[str], q
 @click.option("--metadata", default=None, metavar="CSV", help="CSV with file,artist,title,movement columns")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar")
 @dataclass_options(DescriptorConfig)
-def add_cmd(paths: tuple[str, ...], library: Optional[str], metadata: Optional[str], quiet: bool,
+def add_cmd(paths: tuple[str, ...], library: str | None, metadata: str | None, quiet: bool,
             **kwargs: Any) -> None:
     """Add image files or folders (recursively) to the library."""
     _update(library, paths, metadata, False, quiet, kwargs)
@@ -120,7 +122,7 @@ def add_cmd(paths: tuple[str, ...], library: Optional[str], metadata: Optional[s
 @library_group.command("remove")
 @click.argument("paths", nargs=-1, required=True)
 @library_option
-def remove_cmd(paths: tuple[str, ...], library: Optional[str]) -> None:
+def remove_cmd(paths: tuple[str, ...], library: str | None) -> None:
     """Drop the entries at PATHS (a folder drops everything under it)."""
     with StyleLibrary.open(library_path(library)) as lib:  # never the starter library
         dropped = lib.remove(paths)
@@ -130,7 +132,7 @@ def remove_cmd(paths: tuple[str, ...], library: Optional[str]) -> None:
 @library_group.command("list")
 @library_option
 @click.option("--artist", default=None, help="only entries whose artist contains this text")
-def list_cmd(library: Optional[str], artist: Optional[str]) -> None:
+def list_cmd(library: str | None, artist: str | None) -> None:
     """Print one line per artwork: id, artist, title, movement, size, path (tab-separated)."""
     with open_library(library) as lib:
         for e in lib.entries():
@@ -140,7 +142,7 @@ def list_cmd(library: Optional[str], artist: Optional[str]) -> None:
 
 @library_group.command("info")
 @library_option
-def info_cmd(library: Optional[str]) -> None:
+def info_cmd(library: str | None) -> None:
     """Descriptor settings, size, and the distribution of descriptor distances."""
     from ..library.augment import AugmentOptions
 
@@ -169,7 +171,7 @@ def info_cmd(library: Optional[str]) -> None:
 @click.option("-o", "--sheet", default="neighbours.png", show_default=True, help="contact sheet to write")
 @click.option("--cell", default=192, show_default=True, type=int, help="contact sheet cell size (px)")
 @json_option
-def search_cmd(style: str, library: Optional[str], k: int, threshold: Optional[float], sheet: str, cell: int,
+def search_cmd(style: str, library: str | None, k: int, threshold: float | None, sheet: str, cell: int,
                as_json: bool) -> None:
     """Print the artworks nearest in style to STYLE (an image file or a name from `atelier styles`)
     and write a contact sheet."""

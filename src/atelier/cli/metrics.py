@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Optional
 
 import click
 
@@ -20,7 +19,7 @@ from ..io import starter
 @click.option("--size", default=512, show_default=True, type=int, help="long side at which distances are measured")
 @click.option("--json", "as_json", is_flag=True,
               help="print one JSON object (the metrics, the paths and settings, the time taken) instead of a table")
-def metrics_cmd(image: str, content: Optional[str], style: Optional[str], mask: Optional[str], size: int,
+def metrics_cmd(image: str, content: str | None, style: str | None, mask: str | None, size: int,
                 as_json: bool) -> None:
     """Print IMAGE's gradient magnitude, FFT 0.9-quantile and periodic-artefact score, and its distances to CONTENT/STYLE.
 

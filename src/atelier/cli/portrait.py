@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import click
 import numpy as np
 from PIL import Image
 
-from ..library.augment import AugmentOptions
 from ..base.checks import check_range
 from ..base.errors import UsageError
-from ..io.images import ImageLike, save_image
 from ..core.options import StyleOptions
+from ..io.images import ImageLike, save_image
+from ..library.augment import AugmentOptions
 from ..portrait.mode import PortraitOptions, portrait_masks, stylize_portrait
 from .common import ProgressBar, announce, check_output, dataclass_from_kwargs, dataclass_options, write_result
 
@@ -34,7 +34,7 @@ def mask_image(mask: np.ndarray) -> Image.Image:
 @click.option("--augment", default=0, show_default=True, type=int, metavar="K",
               help="widen the style with its K nearest style-library artworks (docs/library.md); 0: off")
 @dataclass_options(AugmentOptions, exclude=("neighbours", "pool"))
-def portrait_cmd(content: str, styles: tuple[str, ...], output: str, save_mask: Optional[str], quiet: bool,
+def portrait_cmd(content: str, styles: tuple[str, ...], output: str, save_mask: str | None, quiet: bool,
                  augment: int, **kwargs: Any) -> None:
     """Stylize the portrait CONTENT with STYLE [STYLE...]: the background strongly, the person
     lightly and the face least, in one optimization (or two passes with --portrait-mode twopass).
@@ -53,8 +53,8 @@ def portrait_cmd(content: str, styles: tuple[str, ...], output: str, save_mask: 
 
 
 def run_portrait(content: ImageLike, styles: tuple[str, ...], out: Path, popts: PortraitOptions, opts: StyleOptions,
-                 aug: AugmentOptions, quiet: bool, mask_out: Optional[Path] = None, as_json: bool = False,
-                 extra: Optional[dict[str, Any]] = None) -> None:
+                 aug: AugmentOptions, quiet: bool, mask_out: Path | None = None, as_json: bool = False,
+                 extra: dict[str, Any] | None = None) -> None:
     """Run portrait mode and write the result (``extra`` added to its metadata; the mask too
     when ``mask_out`` is given)."""
     if mask_out is not None and mask_out.resolve() == out.resolve():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Optional
 
 import click
 
@@ -31,14 +30,14 @@ def study_group() -> None:
 @click.option("--db", default=DEFAULT_DB, show_default=True, help="SQLite file for the votes")
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to bind (localhost only by default)")
 @click.option("--port", default=8765, show_default=True, type=int)
-def serve_cmd(dir_a: str, dir_b: str, inputs: tuple[str, ...], label_a: Optional[str], label_b: Optional[str],
+def serve_cmd(dir_a: str, dir_b: str, inputs: tuple[str, ...], label_a: str | None, label_b: str | None,
               db: str, host: str, port: int) -> None:
     """Serve the study page: content, style and the two results in random order; votes go to --db."""
-    from ..web.study import create_app
     from ..evaluation.study.questions import find_questions
     from ..evaluation.study.store import VoteStore
     from ..web.config import is_loopback
     from ..web.server import serve
+    from ..web.study import create_app
 
     check_range("--port", port, 1, 65535)
     questions = find_questions(Path(dir_a), Path(dir_b), [Path(d) for d in inputs])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import click
 
@@ -24,7 +24,7 @@ def entries() -> list[dict[str, Any]]:
 @click.option("--sheet", default=None, metavar="PNG", help="also write a labelled contact sheet of the styles")
 @click.option("--cell", default=160, show_default=True, type=click.IntRange(32, 1024), help="contact sheet cell size (px)")
 @json_option
-def styles_cmd(name: Optional[str], sheet: Optional[str], cell: int, as_json: bool) -> None:
+def styles_cmd(name: str | None, sheet: str | None, cell: int, as_json: bool) -> None:
     """List the named styles usable wherever a style image is accepted
     (`atelier stylize photo.jpg starry-night -o out.png`), with their credits; NAME shows one
     in full (provenance and why it is in the public domain)."""

@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
-from ..io import samples, starter
 from ..api import stylize
-from ..library.augment import AugmentOptions
 from ..base.checks import check_range
 from ..base.errors import UsageError
-from ..library.methods import STYLIZE
+from ..core.options import PRESETS, StyleOptions
+from ..core.vgg import layer_names
 from ..feedforward.transfer import SHARED_WITH_GATYS, FeedForwardOptions
+from ..io import samples, starter
 from ..io.grid import make_grid
 from ..io.images import load_image, save_image, to_pil
-from ..core.options import PRESETS, StyleOptions
+from ..library.augment import AugmentOptions
+from ..library.methods import STYLIZE
 from ..portrait.mode import PortraitOptions
-from ..core.vgg import layer_names
 from .augment import run_augmented
+from .common import (
+    STDIO,
+    ProgressBar,
+    announce,
+    check_output,
+    dataclass_from_kwargs,
+    dataclass_options,
+    is_stdout,
+    json_option,
+    read_content,
+    write_result,
+)
 from .portrait import run_portrait
-from .common import STDIO, ProgressBar, announce, check_output, dataclass_from_kwargs, dataclass_options, is_stdout, json_option, read_content, write_result
 
 
 def _snapshotter(out: Path, every: int):

@@ -12,8 +12,8 @@ from ..base.errors import UsageError
 from ..core.options import StyleOptions
 from ..feedforward.transfer import SHARED_WITH_GATYS, FeedForwardOptions
 from ..io import starter
-from ..library.methods import STYLIZE
 from ..io.video import audio_note, check_clip_output, open_clip, write_clip
+from ..library.methods import STYLIZE
 from ..scale.video import VideoOptions, frame_size, stylize_video
 from .common import dataclass_from_kwargs, dataclass_options, emit_json, json_option
 

@@ -17,16 +17,16 @@ from __future__ import annotations
 import copy
 import math
 import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
 
 import torch
 
-from . import color
-from .losses import content_loss, gram, gram_loss, tv_loss
 from ..base.errors import AtelierError, UsageError
 from ..io.images import load_image, to_tensor
+from . import color
 from .device import autocast, pick_device
+from .losses import content_loss, gram, gram_loss, tv_loss
 from .options import StyleOptions
 from .temporal import Anchor, temporal_loss
 from .tensors import fit_long_side, resize
@@ -91,7 +91,7 @@ def style_grams(vgg: VGG, styles: Sequence[torch.Tensor], blend: Sequence[float]
     return out
 
 
-_LOW_PRECISION: "weakref.WeakKeyDictionary[VGG, VGG]" = weakref.WeakKeyDictionary()
+_LOW_PRECISION: weakref.WeakKeyDictionary[VGG, VGG] = weakref.WeakKeyDictionary()
 
 
 def _low_precision(vgg: VGG, precision: str) -> VGG:
@@ -168,7 +168,7 @@ class Objective:
     """
 
     def __init__(self, vgg: VGG, content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequence[float],
-                 regions: Sequence[Region], opts: StyleOptions, anchor: Optional[Anchor] = None):
+                 regions: Sequence[Region], opts: StyleOptions, anchor: Anchor | None = None):
         self.vgg, self.opts, self.regions = vgg, opts, regions
         self.device = next(vgg.parameters()).device
         self.alpha, self.beta = opts.loss_weights
@@ -248,9 +248,9 @@ def optimize(objective: Objective, x: torch.Tensor, n_steps: int, opts: StyleOpt
 
 
 def stylize_tensor(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: StyleOptions,
-                   regions: Optional[Sequence[Region]] = None,
-                   progress: Optional[ProgressFn] = None, init: Optional[torch.Tensor] = None,
-                   anchor: Optional[Anchor] = None) -> torch.Tensor:
+                   regions: Sequence[Region] | None = None,
+                   progress: ProgressFn | None = None, init: torch.Tensor | None = None,
+                   anchor: Anchor | None = None) -> torch.Tensor:
     """Stylize ``content`` (1 x 3 x H x W, 0..1) with ``styles``; returns 1 x 3 x h x w in 0..1.
 
     The output's long side is ``opts.size``. ``styles`` are 1 x 3 x H x W tensors of any

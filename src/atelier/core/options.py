@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from ..base.checks import check_choice, check_int, check_number, fail
 from ..base.errors import UsageError
@@ -97,15 +98,15 @@ class StyleOptions:
 
     size: int = option_field(512, "long side of the output in pixels")
     preset: str = option_field("classic", "layer preset: classic | realistic (see `atelier layers`)")
-    content_layers: Optional[Sequence[str]] = option_field(None, "content layers, comma-separated (default: the preset's)")
-    style_layers: Optional[Sequence[str]] = option_field(None, "style layers, comma-separated (default: the preset's)")
-    style_layer_weights: Optional[Sequence[float]] = option_field(None, "one weight per style layer, comma-separated")
+    content_layers: Sequence[str] | None = option_field(None, "content layers, comma-separated (default: the preset's)")
+    style_layers: Sequence[str] | None = option_field(None, "style layers, comma-separated (default: the preset's)")
+    style_layer_weights: Sequence[float] | None = option_field(None, "one weight per style layer, comma-separated")
     content_weight: float = option_field(1.0, "alpha: weight of the content loss")
     style_weight: float = option_field(3.5, "beta: weight of the style loss, calibrated on the panel (experts; use --strength)")
     strength: float = option_field(1.0, "style strength: 1 is the calibrated default, 0.5 visibly lighter, 2 visibly stronger")
-    style_ratio: Optional[float] = option_field(None, "lambda in [0,1]: loss = (1-lambda) content + lambda style; overrides alpha/beta")
+    style_ratio: float | None = option_field(None, "lambda in [0,1]: loss = (1-lambda) content + lambda style; overrides alpha/beta")
     tv_weight: float = option_field(0.0, "total-variation weight (smoothness)")
-    style_blend: Optional[Sequence[float]] = option_field(None, "one blend weight per style image, comma-separated")
+    style_blend: Sequence[float] | None = option_field(None, "one blend weight per style image, comma-separated")
     style_scale: float = option_field(1.0, "style image size relative to the output size")
     init: str = option_field("content", "initial image: content | noise | style | PATH")
     optimizer: str = option_field("lbfgs", "lbfgs | adam")
@@ -120,16 +121,16 @@ class StyleOptions:
     precision: str = option_field("auto", "auto (bf16 autocast) | bf16 | fp32")
     device: str = option_field("auto", "auto | cpu | cuda")
     backbone: str = option_field("vgg19", "vgg19 | vgg16 (vgg16 needs --weights)")
-    weights: Optional[str] = option_field(None, "torchvision-format VGG weights file, or 'hub' for the local torch hub cache")
+    weights: str | None = option_field(None, "torchvision-format VGG weights file, or 'hub' for the local torch hub cache")
     save_every: int = option_field(0, "save an intermediate image every N evaluations (0: never)")
-    max_memory: Optional[str] = option_field(None, "memory budget such as 6G or 512M (default: min(6 GiB, RAM/3)); "
+    max_memory: str | None = option_field(None, "memory budget such as 6G or 512M (default: min(6 GiB, RAM/3)); "
                                                    "runs that would not fit are tiled (docs/scale.md)")
-    tile: Optional[int] = option_field(None, "force tiling with tiles of N px, a multiple of 16 "
+    tile: int | None = option_field(None, "force tiling with tiles of N px, a multiple of 16 "
                                              "(default: from --max-memory)")
     extras: dict[str, Any] = field(default_factory=dict, metadata={"cli": False})  # notes for metadata
 
     # --- resolved views -------------------------------------------------------------
-    def resolved(self) -> "StyleOptions":
+    def resolved(self) -> StyleOptions:
         """A validated copy with preset layers filled in; raises ``UsageError``."""
         o = dataclasses.replace(self)
         check_choice("preset", o.preset, PRESETS)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Union
 
 import torch
 from PIL import Image
@@ -25,7 +26,7 @@ def as_style_list(styles: Styles) -> list[ImageLike]:
 
 
 def prepare(content: ImageLike, styles: Styles,
-            opts: StyleOptions) -> tuple[torch.Tensor, list[torch.Tensor], Optional[Image.Image]]:
+            opts: StyleOptions) -> tuple[torch.Tensor, list[torch.Tensor], Image.Image | None]:
     """Load and pre-shrink the inputs: (content 1x3xHxW, style tensors 1x3xHxW, content alpha or None)."""
     c_img, alpha = load_image(content, with_alpha=True)
     check_dimensions(c_img.size, opts.size, "content image")
@@ -40,8 +41,8 @@ def prepare(content: ImageLike, styles: Styles,
 
 
 def stylize_gatys(content: ImageLike, styles: Styles, opts: StyleOptions, *,
-                  regions: Optional[Sequence[Region]] = None,
-                  progress: Optional[ProgressFn] = None) -> Image.Image:
+                  regions: Sequence[Region] | None = None,
+                  progress: ProgressFn | None = None) -> Image.Image:
     """Gatys transfer of ``content`` with ``styles`` under resolved ``opts``; RGB (RGBA kept),
     ``info["atelier"]`` holds the record (:func:`atelier.core.record.metadata`)."""
     opts = opts.resolved()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import platform
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
@@ -34,7 +34,7 @@ def upscale_record(photo: tuple[int, int], output: tuple[int, int]) -> dict[str,
     return {"upscaled": {"from": list(photo), "to": list(output)}} if max(output) > max(photo) else {}
 
 
-def upscale_note(meta: dict[str, Any]) -> Optional[str]:
+def upscale_note(meta: dict[str, Any]) -> str | None:
     """The line telling the user the output is larger than the photo (from :func:`upscale_record`), or None."""
     up = meta.get("upscaled")
     if not up:

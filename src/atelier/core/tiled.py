@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
 
 import torch
 
@@ -76,7 +76,7 @@ def margin_for(tile: int) -> int:
 
 
 def tiles(size: tuple[int, int], tile: int, offset: tuple[int, int] = (0, 0),
-          margin: Optional[int] = None) -> list[Tile]:
+          margin: int | None = None) -> list[Tile]:
     """Tiles covering an image of ``size`` (h, w) on a grid shifted by ``offset`` (0 <= offset < tile),
     each window ``margin`` px larger on every side (default :func:`margin_for`), clipped to the image."""
     h, w = size
@@ -268,7 +268,7 @@ def tiled_loss_and_grad(vgg: VGG, x: torch.Tensor, content: torch.Tensor, s_gram
 
 def optimize_tiled(vgg: VGG, x: torch.Tensor, content: torch.Tensor, s_grams: dict[str, torch.Tensor],
                    opts: StyleOptions, tile: int, steps: int, history: int, generator: torch.Generator,
-                   report: Optional[Callable[[dict[str, float], torch.Tensor], None]] = None) -> torch.Tensor:
+                   report: Callable[[dict[str, float], torch.Tensor], None] | None = None) -> torch.Tensor:
     """``steps`` L-BFGS evaluations (``history`` pairs kept) on image ``x`` (1 x 3 x H x W) against
     ``content`` (same size) and the global style Grams ``s_grams`` (1 x C x C per style layer);
     each evaluation draws a new grid offset. ``report(losses, image)`` follows every evaluation."""
@@ -295,7 +295,7 @@ def optimize_tiled(vgg: VGG, x: torch.Tensor, content: torch.Tensor, s_grams: di
 
 
 def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: StyleOptions,
-            regions: Optional[Sequence[Region]] = None, progress: Optional[ProgressFn] = None) -> torch.Tensor:
+            regions: Sequence[Region] | None = None, progress: ProgressFn | None = None) -> torch.Tensor:
     """:func:`.gatys.stylize_tensor` within ``opts.max_memory``: the levels that fit run untiled,
     the finer ones in shifting tiles (see the module docstring). Same inputs and output."""
     opts = opts.resolved()

@@ -17,8 +17,8 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import torch
 import torch.nn.functional as F

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field

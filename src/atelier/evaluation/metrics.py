@@ -54,7 +54,8 @@ periodic-artefact score
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Union
 
 import numpy as np
 import torch
@@ -62,9 +63,9 @@ from PIL import Image
 
 from ..base.checks import check_int, check_number, fail
 from ..base.errors import UsageError
-from ..io.images import ImageLike, load_image, resize_long_side, to_tensor
 from ..core.losses import content_loss, gram, gram_loss
 from ..core.vgg import load_vgg
+from ..io.images import ImageLike, load_image, resize_long_side, to_tensor
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYER = "relu4_2"
@@ -133,7 +134,7 @@ def vgg_features(x: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tens
 
 
 def style_distance_features(feats: dict[str, torch.Tensor], style_feats: dict[str, torch.Tensor],
-                            mask: Optional[torch.Tensor] = None) -> float:
+                            mask: torch.Tensor | None = None) -> float:
     """Mean relative Gram error over the layers of ``style_feats`` (mask restricts ``feats``)."""
     losses = [gram_loss(gram(feats[n], mask), gram(style_feats[n])) for n in style_feats]
     return float(torch.stack(losses).mean())
@@ -141,7 +142,7 @@ def style_distance_features(feats: dict[str, torch.Tensor], style_feats: dict[st
 
 # --- loading helpers -----------------------------------------------------------------
 
-def _layers(layers: Union[str, Sequence[str]]) -> tuple[str, ...]:
+def _layers(layers: str | Sequence[str]) -> tuple[str, ...]:
     out = (layers,) if isinstance(layers, str) else tuple(layers)
     if not out:
         raise UsageError("at least one layer is needed")
@@ -180,7 +181,7 @@ def _prepared(image: ImageLike, size: int) -> torch.Tensor:
 # --- public metrics ------------------------------------------------------------------
 
 def style_distance(image: ImageLike, style: ImageLike, layers: Sequence[str] = STYLE_LAYERS, size: int = 512,
-                   mask: Optional[MaskLike] = None) -> float:
+                   mask: MaskLike | None = None) -> float:
     """Relative Gram error of ``image`` to ``style``, averaged over ``layers`` (lower: closer).
 
     Both images are resized to long side ``size``. ``mask`` (HxW, 0..1) restricts the
@@ -193,7 +194,7 @@ def style_distance(image: ImageLike, style: ImageLike, layers: Sequence[str] = S
 
 
 def content_distance(image: ImageLike, content: ImageLike, layer: str = CONTENT_LAYER, size: int = 512,
-                     mask: Optional[MaskLike] = None) -> float:
+                     mask: MaskLike | None = None) -> float:
     """Relative feature error of ``image`` to ``content`` on ``layer`` (lower: closer).
 
     ``image`` is resized to long side ``size``; ``content`` to the image's exact size.

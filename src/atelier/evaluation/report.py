@@ -11,9 +11,10 @@ import html
 import io
 import math
 from pathlib import Path
-from .runner import REFERENCE, EvalDir, Evaluation
+
 from ..base.files import atomic_write
 from ..io.images import write_text
+from .runner import REFERENCE, EvalDir, Evaluation
 from .stats import bootstrap_ci
 
 # key, label, which direction is better ("+" higher, "-" lower, "" neither)

@@ -25,19 +25,19 @@ import csv
 import json
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
 
 import numpy as np
 from PIL import Image
 
-from . import classifier, methods, metrics
 from ..base.checks import check_int
 from ..base.engine import Engine, LocalEngine
-from ..base.errors import AtelierError, UsageError
-from ..io.images import load_image, resize_long_side, save_image, write_json
+from ..base.errors import UsageError
 from ..core.options import check_seed, option_field
+from ..io.images import load_image, resize_long_side, save_image, write_json
+from . import classifier, methods, metrics
 
 REFERENCE = "photo"  # the un-stylized content photo, a reference column in the report
 METRICS_VERSION = 1
@@ -221,11 +221,11 @@ class Evaluation:
     unavailable: dict[str, str]            # method -> reason
     failures: dict[str, int]               # method -> pairs that failed
     classifier_info: dict = field(default_factory=dict)
-    options: Optional[EvalOptions] = None
+    options: EvalOptions | None = None
 
 
-def evaluate(data: Path, out: Path, opts: EvalOptions, progress: Optional[Callable[[str], None]] = None,
-             log: Callable[[str], None] = lambda s: None, engine: Optional[Engine] = None) -> Evaluation:
+def evaluate(data: Path, out: Path, opts: EvalOptions, progress: Callable[[str], None] | None = None,
+             log: Callable[[str], None] = lambda s: None, engine: Engine | None = None) -> Evaluation:
     """Run (or resume) a comparison and return its records; see the module doc for the layout.
 
     ``engine`` runs the (method, pair) tasks (default: one after another in this process; a

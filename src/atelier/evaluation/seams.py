@@ -12,7 +12,7 @@ several grid phases, for runs whose grid moved).
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 

@@ -16,7 +16,7 @@ every layer an equal say, as the paper's normalised VGG does.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

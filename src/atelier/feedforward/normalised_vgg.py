@@ -14,7 +14,7 @@ Same call as :class:`atelier.core.vgg.VGG`: ``encoder(x, layers)`` with RGB in 0
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 import torch.nn.functional as F

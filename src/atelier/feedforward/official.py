@@ -19,8 +19,8 @@ checked, so any port with the same layer order loads. The result holds its encod
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch import nn

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 import torch
@@ -27,7 +26,7 @@ class ConvWeights:
 
     output: str  # name of the tensor the node writes (carries the layer's name in TF exports)
     weight: torch.Tensor
-    bias: Optional[torch.Tensor]
+    bias: torch.Tensor | None
     stride: int
     groups: int
 

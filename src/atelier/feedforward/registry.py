@@ -19,7 +19,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -88,7 +88,7 @@ def shipped_path(method: str) -> Path:
     return Path(str(importlib.resources.files("atelier").joinpath("models", f"{method}.safetensors")))
 
 
-def save(model: nn.Module, path: str | os.PathLike, card: Optional[dict[str, Any]] = None) -> Path:
+def save(model: nn.Module, path: str | os.PathLike, card: dict[str, Any] | None = None) -> Path:
     """Write ``model``'s weights as fp16 safetensors (atomically) plus its model card."""
     path = Path(path)
     tensors = {k: v.detach().to(torch.float16).contiguous().cpu() for k, v in model.state_dict().items()}
@@ -114,7 +114,7 @@ def _how_to_train(method: str) -> str:
     return f"train one with `atelier train {method} --content DIR{style}` and pass --model PATH"
 
 
-def load(method: str, path: Optional[str | os.PathLike] = None, device: str | torch.device = "cpu") -> nn.Module:
+def load(method: str, path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> nn.Module:
     """Build ``method``'s model and load its weights from ``path`` (default: the shipped file).
 
     Raises ``UsageError`` with a one-line explanation when the file is missing, unreadable,

@@ -23,8 +23,8 @@ all five layers: ``L_id2``, lambda 1). As for AdaIN (see :mod:`.adain`), the fea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F

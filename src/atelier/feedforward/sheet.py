@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from PIL import Image
 
@@ -16,7 +14,7 @@ from .multistyle import NUM_STYLES, MultiStyle
 
 
 def multistyle_sheet(content: ImageLike, cell: int = 192, cols: int = 7, device: str = "auto",
-                     model: Optional[str] = None) -> Image.Image:
+                     model: str | None = None) -> Image.Image:
     """The photo and its 26 stylizations, labelled with the ``--style-index`` to use
     (one batched forward pass of N = 26 one-hot style vectors, at long side ``cell``)."""
     img = shrink_long_side(load_image(content), cell)

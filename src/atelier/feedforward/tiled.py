@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import copy
 import threading
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -49,7 +50,7 @@ TILEABLE = ("adain", "wct", "ghiasi", "multistyle")
 _NORM_LOCK = threading.Lock()  # StyleNorm.stats is set on the shared (cached) model while a tiled pass runs
 
 
-def tile_for(method: str, size: tuple[int, int], max_memory: Optional[str], tile: Optional[int]) -> int:
+def tile_for(method: str, size: tuple[int, int], max_memory: str | None, tile: int | None) -> int:
     """Tile side for a ``method`` pass over a (padded) image of ``size`` (h, w); 0: untiled.
 
     ``tile`` forces one; otherwise the largest that fits ``max_memory`` (default budget) when the

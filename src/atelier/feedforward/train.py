@@ -25,22 +25,22 @@ import os
 import platform
 import signal
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 import torch
 
-from ..base.version import __version__
 from ..base.errors import UsageError
+from ..base.version import __version__
+from ..core.device import autocast
+from ..core.options import check_seed, option_field
+from ..core.vgg import load_vgg
+from ..io.images import load_image, resize_long_side, to_tensor
 from . import registry
 from .data import RandomCrops
 from .model import Training
-from ..core.device import autocast
-from ..io.images import load_image, resize_long_side, to_tensor
-from ..core.options import check_seed, option_field
-from ..core.vgg import load_vgg
-
 
 
 @dataclass
@@ -52,9 +52,9 @@ class TrainOptions:
     size: int = option_field(128, "crop size in pixels (images are first resized to short side 2*size)")
     batch: int = option_field(4, "crops per step")
     steps: int = option_field(2000, "train until this many steps in total (a resumed run continues counting)")
-    lr: Optional[float] = option_field(None, "Adam learning rate (default: 1e-4, johnson 1e-3)")
-    style_weight: Optional[float] = option_field(None, "style loss weight (default: the method's, see docs/feedforward.md)")
-    out: Optional[str] = option_field(None, "run folder for checkpoints and logs (default runs/METHOD)")
+    lr: float | None = option_field(None, "Adam learning rate (default: 1e-4, johnson 1e-3)")
+    style_weight: float | None = option_field(None, "style loss weight (default: the method's, see docs/feedforward.md)")
+    out: str | None = option_field(None, "run folder for checkpoints and logs (default runs/METHOD)")
     resume: bool = option_field(False, "continue from OUT/state.pt")
     init: Sequence[str] = option_field((), "warm-start from .safetensors model(s), comma-separated: copy every tensor whose name and shape match (later files win)")
     init_rename: Sequence[str] = option_field((), "with --init: rename tensor-name prefixes OLD=NEW first, e.g. decoders.relu4_1.=decoder. (a WCT decoder into AdaIN)")

@@ -7,22 +7,32 @@ import functools
 import hashlib
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import torch
 from PIL import Image
 
-from ..core import color
-from ..io import starter
-from ..core.record import describe_input, metadata, upscale_record
 from ..base.errors import UsageError
+from ..core import color
 from ..core.device import autocast, pick_device
-from ..io.images import (MIN_SIDE, ImageLike, check_dimensions, load_image, resize_long_side, shrink_long_side,
-                         style_side, to_pil, to_tensor)
 from ..core.options import check_tiling, option_field
+from ..core.record import describe_input, metadata, upscale_record
 from ..core.vgg import VGG, load_vgg
+from ..io import starter
+from ..io.images import (
+    MIN_SIDE,
+    ImageLike,
+    check_dimensions,
+    load_image,
+    resize_long_side,
+    shrink_long_side,
+    style_side,
+    to_pil,
+    to_tensor,
+)
 from . import registry, tiled
 from .conditional import SHIFTS
 from .decoder import pad_to_multiple
@@ -44,21 +54,21 @@ class FeedForwardOptions:
 
     method: str = option_field("adain", "adain | wct | sanet | johnson | ghiasi (pretrained, any style) | multistyle (26 built-in styles)")
     size: int = option_field(512, "long side of the output in pixels (the photo is shrunk or upscaled to it)")
-    style_size: Optional[int] = option_field(None, "long side the style images are shrunk to (default: --size)")
+    style_size: int | None = option_field(None, "long side the style images are shrunk to (default: --size)")
     alpha: float = option_field(1.0, "style strength in [0, 1] (0 gives back the content)")
-    style_blend: Optional[Sequence[float]] = option_field(None, "one weight per style image, comma-separated (normalised)")
+    style_blend: Sequence[float] | None = option_field(None, "one weight per style image, comma-separated (normalised)")
     sanet_w1: float = option_field(1.0, "SANet: weight W1 of the relu4_1 attention branch (local patterns)")
     sanet_w2: float = option_field(1.0, "SANet: weight W2 of the relu5_1 attention branch (global layout)")
-    style_index: Optional[str] = option_field(None, "multistyle: built-in style 0-25, or a mix such as 3:0.5,12:0.5 (default 0); see `atelier multistyle-sheet`")
+    style_index: str | None = option_field(None, "multistyle: built-in style 0-25, or a mix such as 3:0.5,12:0.5 (default 0); see `atelier multistyle-sheet`")
     shifts: int = option_field(1, "ghiasi, multistyle: average over 1, 4 or 16 translations of the network's 4-px stride grid (removes its faint periodic pattern; N x the time)")
     wct_levels: Sequence[int] = option_field((4, 3, 2, 1), "WCT: levels to transform, coarse to fine, among 5,4,3,2,1 (relu5_1..relu1_1); see docs/feedforward.md for why 5 is off by default")
-    model: Optional[str] = option_field(None, "weights file (.safetensors) from `atelier train` or `atelier import-weights` (default: the shipped model; ghiasi, multistyle: the pretrained one)")
+    model: str | None = option_field(None, "weights file (.safetensors) from `atelier train` or `atelier import-weights` (default: the shipped model; ghiasi, multistyle: the pretrained one)")
     color: str = option_field("none", "colour preservation: none | luminance (keep content chroma) | match (recolour styles first)")
     precision: str = option_field("auto", "auto (bf16 autocast) | bf16 | fp32")
     device: str = option_field("auto", "auto | cpu | cuda")
-    max_memory: Optional[str] = option_field(None, "memory budget such as 3G or 512M (default: min(6 GiB, RAM/3)); "
+    max_memory: str | None = option_field(None, "memory budget such as 3G or 512M (default: min(6 GiB, RAM/3)); "
                                                    "larger images run in tiles (adain, wct, ghiasi, multistyle)")
-    tile: Optional[int] = option_field(None, "force tiles of N px, a multiple of 16 (default: from --max-memory)")
+    tile: int | None = option_field(None, "force tiles of N px, a multiple of 16 (default: from --max-memory)")
 
     def validate(self, n_styles: int) -> None:
         """Raise ``UsageError`` for bad settings (``n_styles``: how many style images were given)."""
@@ -106,7 +116,7 @@ class FeedForwardOptions:
         return dataclasses.asdict(self)
 
 
-def from_style_options(opts: Any, method: str, base: Optional[FeedForwardOptions] = None) -> FeedForwardOptions:
+def from_style_options(opts: Any, method: str, base: FeedForwardOptions | None = None) -> FeedForwardOptions:
     """Feed-forward settings for ``atelier stylize --method``: the fields a
     :class:`~atelier.core.options.StyleOptions` shares with us (size, style scale, style blend,
     colour, precision, device) taken from ``opts``, the rest from ``base``."""
@@ -117,7 +127,7 @@ def from_style_options(opts: Any, method: str, base: Optional[FeedForwardOptions
 
 
 @functools.lru_cache(maxsize=8)
-def cached_model(method: str, path: Optional[str], device: str) -> torch.nn.Module:
+def cached_model(method: str, path: str | None, device: str) -> torch.nn.Module:
     """Load a model once per process (keyed by method, file and device), channels-last
     (oneDNN's fast layout for convolutions on CPU)."""
     return registry.load(method, path, device).to(memory_format=torch.channels_last)
@@ -187,7 +197,7 @@ def stylize_tensor(model: torch.nn.Module, vgg: VGG, content: torch.Tensor, styl
     return color.combine_luminance(out, content) if opts.color == "luminance" else out
 
 
-def transfer(content: ImageLike, styles: Sequence[ImageLike] = (), options: Optional[FeedForwardOptions] = None,
+def transfer(content: ImageLike, styles: Sequence[ImageLike] = (), options: FeedForwardOptions | None = None,
              **overrides: Any) -> Image.Image:
     """Stylize ``content`` with a feed-forward model; returns a PIL image with metadata.
 

@@ -13,8 +13,8 @@ feature positions, e.g. relu5_1 of a small image; flat regions) never blow up 1/
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import torch
 from torch import nn
@@ -111,7 +111,7 @@ class WCT(nn.Module):
             x = decoder(alpha * mixed + (1 - alpha) * fc)
         return x
 
-    def chosen_levels(self, levels: Optional[Sequence[int]] = None) -> tuple[int, ...]:
+    def chosen_levels(self, levels: Sequence[int] | None = None) -> tuple[int, ...]:
         """``levels`` (default: all the model's) coarse to fine; ``UsageError`` for one without a decoder."""
         chosen = self.levels if levels is None else tuple(sorted(levels, reverse=True))
         missing = [level for level in chosen if level not in self.levels]

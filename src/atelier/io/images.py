@@ -22,7 +22,7 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 import numpy as np
 import torch
@@ -44,7 +44,7 @@ def _open(path: Path) -> Image.Image:
     return _decode(path, str(path))
 
 
-def _decode(src: Union[Path, io.BytesIO], name: str) -> Image.Image:
+def _decode(src: Path | io.BytesIO, name: str) -> Image.Image:
     """Open and fully decode ``src``, refusing decompression bombs; ``name`` is used in errors."""
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
@@ -151,7 +151,7 @@ def _array_to_pil(arr: np.ndarray) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(out), mode)
 
 
-def check_dimensions(size: tuple[int, int], long_side: Optional[int] = None, what: str = "image") -> None:
+def check_dimensions(size: tuple[int, int], long_side: int | None = None, what: str = "image") -> None:
     """Refuse an image too small or too narrow to process: each side must be at least ``MIN_SIDE``
     pixels as given and, when ``long_side`` is set, once resized to that long side. ``UsageError``."""
     w, h = size

@@ -19,9 +19,10 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from ..base.errors import UsageError
+
 
 @dataclass(frozen=True)
 class Painting:
@@ -30,7 +31,7 @@ class Painting:
     slug: str
     title: str
     artist: str
-    year: Optional[str]
+    year: str | None
     movement: str
     path: Path
     public_domain: str
@@ -70,7 +71,7 @@ def total_bytes() -> int:
     return sum(f.stat().st_size for f in directory().iterdir() if f.is_file())
 
 
-def suggest(name: str) -> Optional[str]:
+def suggest(name: str) -> str | None:
     """The slug closest to ``name`` (difflib), or None."""
     close = difflib.get_close_matches(name.lower(), slugs(), n=1, cutoff=0.6)
     return close[0] if close else None

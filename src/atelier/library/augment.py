@@ -42,24 +42,25 @@ import itertools
 import math
 import os
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Union
 
 import numpy as np
 from PIL import Image
 from skimage.exposure import match_histograms
 
-from ..io import starter
-from . import starter as starter_library
-from ..core.pipeline import stylize_gatys
-from ..core.record import describe_input
 from ..base.checks import check_choice, check_int, check_number
 from ..base.errors import UsageError
 from ..core.gatys import ProgressFn
-from ..io.images import ImageLike, load_image, shrink_long_side, style_side
-from .store import Hit, StyleLibrary, file_sha256
 from ..core.options import StyleOptions
+from ..core.pipeline import stylize_gatys
+from ..core.record import describe_input
+from ..io import starter
+from ..io.images import ImageLike, load_image, shrink_long_side, style_side
+from . import starter as starter_library
+from .store import Hit, StyleLibrary, file_sha256
 
 LibraryLike = Union[StyleLibrary, str, os.PathLike, None]
 COPY_SLACK = 4  # extra hits fetched so that skipped copies of the query do not shorten the list
@@ -81,13 +82,13 @@ class AugmentOptions:
         "help": "share of the query in the averaged Gram matrices; the neighbours split the rest equally "
                 "(None in Python, or --augment-config paper: equal weights 1/(n+1))"})
     pool: int = field(default=8, metadata={"help": "variants: draw neighbour subsets from this many nearest candidates"})
-    library: Optional[str] = field(default=None, metadata={
+    library: str | None = field(default=None, metadata={
         "help": "style library file [default: $ATELIER_LIBRARY or ~/.cache/atelier/library.sqlite]"})
     augment_config: str = field(default="atelier", metadata={
         "help": "atelier | paper: paper = the paper's setup (K=3, calibrated threshold, equal Gram weights "
                 "1/(n+1)); fields set to other values than their defaults keep them (docs/library.md)"})
 
-    def validate(self) -> "AugmentOptions":
+    def validate(self) -> AugmentOptions:
         """Return self after checking every field; raises ``UsageError``."""
         check_int("neighbours", self.neighbours, 0)
         check_int("pool", self.pool, 1)
@@ -167,7 +168,7 @@ class Candidates:
     hits: list[Hit]
     notes: list[str]
     library: str
-    threshold: Optional[float] = None  # the threshold applied, when not the options' one (starter library)
+    threshold: float | None = None  # the threshold applied, when not the options' one (starter library)
 
 
 def open_library(library: LibraryLike, aug: AugmentOptions) -> StyleLibrary:
@@ -241,7 +242,7 @@ def style_set(candidates: Candidates, hits: Sequence[Hit], aug: AugmentOptions, 
 
 
 def stylize_with(content: ImageLike, candidates: Candidates, hits: Sequence[Hit], aug: AugmentOptions,
-                 style_options: StyleOptions, progress: Optional[ProgressFn] = None,
+                 style_options: StyleOptions, progress: ProgressFn | None = None,
                  style_name: str = "") -> Image.Image:
     """Stylize ``content`` with the query of ``candidates`` augmented by ``hits`` (:func:`style_set`).
 
@@ -265,8 +266,8 @@ def stylize_with(content: ImageLike, candidates: Candidates, hits: Sequence[Hit]
 
 
 def stylize_augmented(content: ImageLike, style: ImageLike, library: LibraryLike, aug_options: AugmentOptions,
-                      style_options: Optional[StyleOptions] = None,
-                      progress: Optional[ProgressFn] = None) -> Image.Image:
+                      style_options: StyleOptions | None = None,
+                      progress: ProgressFn | None = None) -> Image.Image:
     """Stylize ``content`` with ``style`` widened by its nearest library artworks.
 
     ``library``: an open :class:`StyleLibrary`, a path, or None (``aug_options.library`` or
@@ -289,8 +290,8 @@ def stylize_augmented(content: ImageLike, style: ImageLike, library: LibraryLike
 
 
 def stylize_variants(content: ImageLike, style: ImageLike, library: LibraryLike, aug_options: AugmentOptions,
-                     n: int, style_options: Optional[StyleOptions] = None,
-                     progress: Optional[ProgressFn] = None) -> tuple[list[Image.Image], Candidates]:
+                     n: int, style_options: StyleOptions | None = None,
+                     progress: ProgressFn | None = None) -> tuple[list[Image.Image], Candidates]:
     """``n`` augmented stylizations, each with a different subset of the nearest ``aug.pool``
     candidates (:func:`choose_subsets`, seeded by ``style_options.seed``).
 

@@ -21,9 +21,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,8 +32,8 @@ from PIL import Image
 
 from ..base.checks import check_choice, check_int
 from ..base.errors import UsageError
-from ..io.images import check_dimensions, resize_long_side, to_tensor
 from ..core.vgg import BLOCKS, WIDTHS, layer_names, load_vgg
+from ..io.images import check_dimensions, resize_long_side, to_tensor
 
 DESCRIPTOR_VERSION = 1  # bump when the computation changes; libraries record it
 
@@ -45,10 +46,10 @@ class DescriptorConfig:
                                   metadata={"help": "feature layers whose channel means form the descriptor, comma-separated"})
     size: int = field(default=256, metadata={"help": "long side (px) the image is resized to before embedding"})
     backbone: str = field(default="vgg19", metadata={"help": "vgg19 | vgg16 (vgg16 needs --weights)"})
-    weights: Optional[str] = field(default=None, metadata={
+    weights: str | None = field(default=None, metadata={
         "help": "torchvision-format VGG weights file, or 'hub' (default: the bundled Caffe VGG19)"})
 
-    def validated(self) -> "DescriptorConfig":
+    def validated(self) -> DescriptorConfig:
         """A normalised copy (layers as a tuple); raises ``UsageError`` on bad settings."""
         cfg = dataclasses.replace(self, layers=tuple(self.layers))
         check_choice("backbone", cfg.backbone, BLOCKS)
@@ -72,7 +73,7 @@ class DescriptorConfig:
                 "backbone": self.backbone, "weights": self.weights}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "DescriptorConfig":
+    def from_dict(cls, d: dict[str, Any]) -> DescriptorConfig:
         return cls(layers=tuple(d["layers"]), size=int(d["size"]), backbone=d["backbone"], weights=d.get("weights"))
 
 

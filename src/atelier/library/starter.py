@@ -16,16 +16,15 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
-from ..io import starter
 from ..base.cache import cache_dir
-from .descriptors import DescriptorConfig, backbone_id, describe
 from ..base.errors import AtelierError
 from ..base.files import atomic_write
+from ..io import starter
 from ..io.images import load_image
+from .descriptors import DescriptorConfig, backbone_id, describe
 from .store import StyleLibrary, default_library_path, file_sha256
 
 THRESHOLD = 6500.0  # augmentation threshold for this library: 69 % of its paintings have a neighbour within it
@@ -33,7 +32,7 @@ NOTE = ("using the starter library ({n} paintings shipped with Atelier); "
         "index your own artworks with `atelier library build DIR`")
 
 
-def shipped_vectors(config: DescriptorConfig) -> Optional[np.ndarray]:
+def shipped_vectors(config: DescriptorConfig) -> np.ndarray | None:
     """The shipped descriptors (one row per painting), or None if they were made with other settings."""
     made = dict(starter.provenance()["descriptor"])
     if made.pop("backbone_id", None) != backbone_id(config) or \

@@ -29,17 +29,18 @@ import json
 import os
 import re
 import sqlite3
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import faiss
 import numpy as np
 
-from .descriptors import DESCRIPTOR_VERSION, DescriptorConfig, backbone_id, describe
 from ..base.checks import check_int
 from ..base.errors import AtelierError, UsageError
 from ..io.images import IMAGE_SUFFIXES, load_image
+from .descriptors import DESCRIPTOR_VERSION, DescriptorConfig, backbone_id, describe
 
 SCHEMA_VERSION = 1
 IVF_MIN = 20_000       # below this many entries search is exact (flat L2)
@@ -218,7 +219,7 @@ def build_index(vectors: np.ndarray) -> faiss.Index:
     return index
 
 
-def distance_stats(vectors: np.ndarray, threshold: Optional[float] = None,
+def distance_stats(vectors: np.ndarray, threshold: float | None = None,
                    quantiles: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95)) -> dict:
     """Distribution of Euclidean distances in a set of descriptors.
 
@@ -251,7 +252,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _db_errors(method: F) -> F:
     """Turn a SQLite error raised while a library is in use (a damaged file) into one ``UsageError``."""
     @functools.wraps(method)
-    def wrapper(self: "StyleLibrary", *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: StyleLibrary, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
         except sqlite3.Error as exc:
@@ -268,12 +269,12 @@ class StyleLibrary:
 
     def __init__(self, path: Path, conn: sqlite3.Connection, config: DescriptorConfig, backbone: str):
         self.path, self.conn, self.config, self.backbone = path, conn, config, backbone
-        self._index: Optional[tuple[faiss.Index, np.ndarray]] = None
+        self._index: tuple[faiss.Index, np.ndarray] | None = None
 
     # --- opening ---------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | os.PathLike, config: Optional[DescriptorConfig] = None,
-             create: bool = False) -> "StyleLibrary":
+    def open(cls, path: str | os.PathLike, config: DescriptorConfig | None = None,
+             create: bool = False) -> StyleLibrary:
         """Open the library at ``path``.
 
         ``create``: make a new library (with ``config``, default descriptor if None) when the
@@ -311,7 +312,7 @@ class StyleLibrary:
 
     @staticmethod
     def _check(path: Path, stored: DescriptorConfig, schema: int, version: int, backbone: str,
-               config: Optional[DescriptorConfig]) -> None:
+               config: DescriptorConfig | None) -> None:
         """Refuse a library this code or this request cannot use (``UsageError``)."""
         if schema != SCHEMA_VERSION or version != DESCRIPTOR_VERSION:
             raise UsageError(f"{path} was made by another Atelier version (schema {schema}, descriptor "
@@ -326,7 +327,7 @@ class StyleLibrary:
                              "its distances would be meaningless: rebuild it")
 
     @classmethod
-    def _create(cls, path: Path, config: DescriptorConfig) -> "StyleLibrary":
+    def _create(cls, path: Path, config: DescriptorConfig) -> StyleLibrary:
         backbone = backbone_id(config)
         try:
             conn = sqlite3.connect(path)
@@ -342,7 +343,7 @@ class StyleLibrary:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> "StyleLibrary":
+    def __enter__(self) -> StyleLibrary:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -382,8 +383,8 @@ class StyleLibrary:
         return describe(load_image(image), self.config)
 
     @_db_errors
-    def search(self, query: np.ndarray, k: int, threshold: Optional[float] = None,
-               exclude_sha256: Optional[str] = None) -> list[Hit]:
+    def search(self, query: np.ndarray, k: int, threshold: float | None = None,
+               exclude_sha256: str | None = None) -> list[Hit]:
         """The ``k`` entries nearest to descriptor ``query``, nearest first.
 
         ``threshold``: drop hits farther than this Euclidean distance. ``exclude_sha256``:
@@ -411,14 +412,14 @@ class StyleLibrary:
         return hits[: int(k)]
 
     @_db_errors
-    def distance_stats(self, threshold: Optional[float] = None) -> dict:
+    def distance_stats(self, threshold: float | None = None) -> dict:
         """:func:`distance_stats` of this library's descriptors."""
         return distance_stats(self.vectors()[1], threshold)
 
     # --- writing ---------------------------------------------------------------------
     @_db_errors
-    def update(self, roots: Sequence[str | os.PathLike], metadata: Optional[dict[str, dict[str, str]]] = None,
-               prune: bool = False, progress: Optional[BuildProgressFn] = None) -> UpdateReport:
+    def update(self, roots: Sequence[str | os.PathLike], metadata: dict[str, dict[str, str]] | None = None,
+               prune: bool = False, progress: BuildProgressFn | None = None) -> UpdateReport:
         """Add the images under ``roots``; embed only content not stored yet.
 
         ``metadata``: from :func:`read_metadata_csv`; files it does not list get their
@@ -457,7 +458,7 @@ class StyleLibrary:
             report.removed = self._delete(gone)
         return report
 
-    def _add_file(self, path: Path, meta: dict[str, str], known: Optional[tuple[str, dict[str, str]]]) -> Optional[bool]:
+    def _add_file(self, path: Path, meta: dict[str, str], known: tuple[str, dict[str, str]] | None) -> bool | None:
         """Store one file: None if it was unchanged, True if its content was known (vector reused),
         False if it was embedded. Raises for an unreadable or unusable file."""
         key, sha = str(path), file_sha256(path)
@@ -516,8 +517,8 @@ class StyleLibrary:
         return list(paths)
 
 
-def sync_folder(db: str | os.PathLike, folder: str | os.PathLike, metadata_csv: Optional[str | os.PathLike] = None,
-                progress: Optional[BuildProgressFn] = None) -> UpdateReport:
+def sync_folder(db: str | os.PathLike, folder: str | os.PathLike, metadata_csv: str | os.PathLike | None = None,
+                progress: BuildProgressFn | None = None) -> UpdateReport:
     """Make the library at ``db`` (created with the default descriptor if missing, its folder
     too) mirror the images under ``folder``: embed new or changed files, drop vanished ones.
     ``metadata_csv`` is used when given and present."""

@@ -35,21 +35,21 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from PIL import Image
 
-from . import segment
-from ..core.pipeline import Styles, as_style_list, stylize_gatys
 from ..base.checks import check_choice, check_int, check_number
 from ..base.errors import AtelierError, UsageError
 from ..core.gatys import Progress, ProgressFn, Region
+from ..core.options import StyleOptions, option_field
+from ..core.pipeline import Styles, as_style_list, stylize_gatys
 from ..core.tensors import fit_long_side
 from ..io.images import ImageLike, load_image, shrink_long_side
-from ..core.options import StyleOptions, option_field
 from ..library.methods import PORTRAIT_BACKENDS
+from . import segment
 
 if TYPE_CHECKING:
     from ..library.augment import AugmentOptions
@@ -72,16 +72,16 @@ class PortraitOptions:
     mask_threshold: float = option_field(0.5, "person mask threshold before refinement")
     feather: float = option_field(0.01, "mask feathering (Gaussian sigma) as a fraction of the long side")
     max_faces: int = option_field(8, "at most this many faces are protected")
-    mask: Optional[str] = option_field(None, "your own person mask image (any size; white = person), instead of segmentation")
+    mask: str | None = option_field(None, "your own person mask image (any size; white = person), instead of segmentation")
     invert_mask: bool = option_field(False, "the mask marks the background, not the person")
     require_person: bool = option_field(False, "fail when no person is found instead of stylizing the whole image")
     backend: str = option_field("gatys", "gatys (optimization) | sanet | ghiasi (feed-forward, always two passes: "
                                  "alpha 1 behind, alpha = person_style on the person)")
     sanet_w1: float = option_field(1.0, "sanet backend: weight W1 of the relu4_1 attention branch")
     sanet_w2: float = option_field(1.0, "sanet backend: weight W2 of the relu5_1 attention branch")
-    model: Optional[str] = option_field(None, "feed-forward backend: model weights file (default: the method's own)")
+    model: str | None = option_field(None, "feed-forward backend: model weights file (default: the method's own)")
 
-    def validate(self) -> "PortraitOptions":
+    def validate(self) -> PortraitOptions:
         """Raise ``UsageError`` for out-of-range settings; returns self."""
         check_choice("portrait_mode", self.portrait_mode, MODES)
         check_choice("backend", self.backend, BACKENDS)
@@ -144,7 +144,7 @@ def output_size(content: Image.Image, size: int) -> tuple[int, int]:
 
 
 def portrait_masks(content: ImageLike, size: int, popts: PortraitOptions,
-                   mask: Optional[ImageLike] = None) -> PortraitMasks:
+                   mask: ImageLike | None = None) -> PortraitMasks:
     """Person and face masks of ``content`` at the output size for long side ``size``.
 
     ``mask`` (or ``popts.mask``) replaces segmentation of the person; detected faces inside
@@ -210,7 +210,7 @@ def composite(person: Image.Image, background: Image.Image, mask: np.ndarray) ->
     return Image.composite(person, background.resize(person.size, Image.LANCZOS), m)
 
 
-def _pass_progress(progress: Optional[ProgressFn], index: int, passes: int) -> Optional[ProgressFn]:
+def _pass_progress(progress: ProgressFn | None, index: int, passes: int) -> ProgressFn | None:
     """Report pass ``index`` of ``passes`` equally expensive runs as one continuous progress."""
     if progress is None:
         return None
@@ -246,7 +246,7 @@ def feedforward_portrait(content: ImageLike, styles: Styles, masks: PortraitMask
     return out
 
 
-def augmented_style_set(style: ImageLike, aug: "AugmentOptions", opts: StyleOptions,
+def augmented_style_set(style: ImageLike, aug: AugmentOptions, opts: StyleOptions,
                         library: Any = None) -> tuple[list[Image.Image], list[float], dict[str, Any]]:
     """The augmented style set of :mod:`atelier.library.augment` for ``style``: (images, Gram blend weights,
     a record of the neighbours), the query first, neighbours recoloured to it if ``aug.recolor``."""
@@ -267,10 +267,10 @@ def augmented_style_set(style: ImageLike, aug: "AugmentOptions", opts: StyleOpti
 
 # --- entry point -----------------------------------------------------------------------
 
-def stylize_portrait(content: ImageLike, styles: Styles, portrait_options: Optional[PortraitOptions] = None,
-                     style_options: Optional[StyleOptions] = None, progress: Optional[ProgressFn] = None, *,
-                     masks: Optional[PortraitMasks] = None, mask: Optional[ImageLike] = None,
-                     augment: Optional["AugmentOptions"] = None, library: Any = None) -> Image.Image:
+def stylize_portrait(content: ImageLike, styles: Styles, portrait_options: PortraitOptions | None = None,
+                     style_options: StyleOptions | None = None, progress: ProgressFn | None = None, *,
+                     masks: PortraitMasks | None = None, mask: ImageLike | None = None,
+                     augment: AugmentOptions | None = None, library: Any = None) -> Image.Image:
     """Stylize ``content`` with ``styles`` in portrait mode; returns a PIL image.
 
     Parameters

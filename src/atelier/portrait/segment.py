@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator, Optional
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -46,7 +46,7 @@ class Face:
 
     box: tuple[float, float, float, float]
     score: float
-    landmarks: Optional[np.ndarray] = None
+    landmarks: np.ndarray | None = None
 
     @property
     def interocular(self) -> float:
@@ -125,7 +125,7 @@ def selfie_mask(image: Image.Image | np.ndarray, model: str = "selfie") -> np.nd
     return _resize_mask(np.clip(mask, 0, 1), rgb.shape[:2])
 
 
-def pose_mask(image: Image.Image | np.ndarray) -> Optional[np.ndarray]:
+def pose_mask(image: Image.Image | np.ndarray) -> np.ndarray | None:
     """Full-body soft mask of the most prominent person (pose model), or None if no pose is found."""
     import mediapipe as mp
 
@@ -263,7 +263,7 @@ def refine(mask: np.ndarray, image: Image.Image | np.ndarray, threshold: float =
     return np.clip(soft, 0.0, 1.0).astype(np.float32)
 
 
-def segment(image: Image.Image | np.ndarray, out_size: Optional[tuple[int, int]] = None, segmenter: str = "auto",
+def segment(image: Image.Image | np.ndarray, out_size: tuple[int, int] | None = None, segmenter: str = "auto",
             threshold: float = 0.5, feather: float = 0.01, max_faces: int = 8) -> Segmentation:
     """Person and face masks of ``image`` refined at ``out_size`` = (H, W) (default: the image's size)."""
     rgb = as_rgb8(image)

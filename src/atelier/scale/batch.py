@@ -12,10 +12,10 @@ included). Manifest lines: ``input``, ``output`` (relative to OUT_DIR), ``settin
 from __future__ import annotations
 
 import functools
-from collections import Counter
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path

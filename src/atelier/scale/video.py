@@ -20,8 +20,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,7 +57,7 @@ class VideoOptions:
     fps: float = option_field(25.0, "frame rate of a folder of frames (a video keeps its own)")
     max_frames: int = option_field(0, "stylize only the first N frames (0: all)")
 
-    def validate(self) -> "VideoOptions":
+    def validate(self) -> VideoOptions:
         if self.temporal not in ("on", "off"):
             raise UsageError(f"temporal must be on or off, not {self.temporal!r}")
         if self.flow not in FLOWS:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import io
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -50,7 +50,7 @@ STATIC = Path(__file__).parent / "static"
 JSON_BODY_LIMIT = 1_000_000  # bytes of any request body other than an upload
 
 
-def create_app(opts: Optional[ServeOptions] = None, workdir: Optional[Path] = None) -> FastAPI:
+def create_app(opts: ServeOptions | None = None, workdir: Path | None = None) -> FastAPI:
     """Build the app. Uploads and results go under ``workdir`` (default: a new temp dir, deleted at shutdown)."""
     studio = Studio(opts or ServeOptions(), workdir)
 

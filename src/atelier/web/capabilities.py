@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 
-def import_error(module: str) -> Optional[str]:
+def import_error(module: str) -> str | None:
     """None if ``module`` imports, else a one-line reason."""
     try:
         importlib.import_module(module)
@@ -39,7 +39,7 @@ def feedforward_methods() -> list[str]:
     return sorted((m for m in FEEDFORWARD if registry.has_weights(m)), key=lambda m: m != INSTANT)
 
 
-def instant_method(methods: list[str]) -> Optional[str]:
+def instant_method(methods: list[str]) -> str | None:
     """The instant-preview method, if it is among the available feed-forward ``methods``."""
     if not methods:
         return None
@@ -59,15 +59,15 @@ def trained_styles(methods: list[str]) -> dict[str, str]:
             for m in methods if not registry.spec(m).needs_style}
 
 
-def library_status(path: Optional[str]) -> dict[str, Any]:
+def library_status(path: str | None) -> dict[str, Any]:
     """``{"available": bool, "reason" | "path", "size", defaults...}`` for the style library."""
     reason = import_error("atelier.library.augment")
     if reason:
         return {"available": False, "reason": f"style library code not installed ({reason})"}
-    from ..library.augment import AugmentOptions
     from ..base.errors import AtelierError
-    from ..library.store import StyleLibrary
+    from ..library.augment import AugmentOptions
     from ..library.starter import default_or_starter
+    from ..library.store import StyleLibrary
 
     try:
         where, starter = (Path(path).expanduser(), False) if path else default_or_starter()
@@ -93,7 +93,7 @@ def portrait_status() -> dict[str, Any]:
     return {"available": True} if reason is None else {"available": False, "reason": reason}
 
 
-def detect(library: Optional[str] = None) -> dict[str, Any]:
+def detect(library: str | None = None) -> dict[str, Any]:
     """``{"methods", "feedforward", "instant", "trained_styles", "features": {"library": {...}, "portrait": {...}}}``."""
     ff = feedforward_methods()
     return {"methods": ["gatys", *ff], "feedforward": ff, "instant": instant_method(ff),

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, replace
-from typing import Optional
 
 from ..base.checks import check_int, check_number, check_range
 from ..base.errors import UsageError
 from ..core.options import COLOR_MODES, PRESETS, StyleOptions, option_field
+
 
 def is_loopback(host: str) -> bool:
     """True if a server bound to ``host`` is reachable from this machine only."""
@@ -57,10 +57,10 @@ class ServeOptions:
     max_waiting: int = option_field(16, "jobs allowed to wait in the queue, in all (more are refused with 429)")
     max_waiting_per_session: int = option_field(4, "jobs one browser session may have waiting")
     max_requests: int = option_field(64, "requests served at the same time (more are answered 503)")
-    library: Optional[str] = option_field(None, "style library file for search and augmentation "
+    library: str | None = option_field(None, "style library file for search and augmentation "
                                         "(none given: $ATELIER_LIBRARY or ~/.cache/atelier/library.sqlite, when present)")
 
-    def validate(self) -> "ServeOptions":
+    def validate(self) -> ServeOptions:
         """Raise :class:`UsageError` for out-of-range settings (typed by the command line); return self."""
         check_range("port", self.port, 0, 65535)
         for name, lo in (("concurrency", 1), ("max_pixels", 1), ("max_size", 16), ("max_jobs", 1), ("max_waiting", 1),
@@ -84,8 +84,8 @@ class JobSettings:
     """The page's controls for one stylization, as sent by the browser."""
 
     quality: str = "balanced"
-    size: Optional[int] = None          # overrides the preset's size
-    iterations: Optional[int] = None    # overrides the preset's iterations
+    size: int | None = None          # overrides the preset's size
+    iterations: int | None = None    # overrides the preset's iterations
     strength: float = 1.0               # StyleOptions.strength (1: the calibrated default)
     color: str = "none"
     seed: int = 0

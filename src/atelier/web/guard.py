@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
@@ -100,7 +101,7 @@ class Guard:
             return await refusal(scope, receive, send)
         try:
             await asyncio.wait_for(self._turns.acquire(), BUSY_WAIT_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             busy = json_error(503, "the server is busy; try again in a moment", {"Retry-After": str(RETRY_AFTER_S)})
             return await busy(scope, receive, send)
         try:
@@ -138,7 +139,7 @@ class Guard:
             wait = min(self.idle_timeout, deadline - time.monotonic())
             try:
                 message = await asyncio.wait_for(receive(), timeout=max(wait, 0.0))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise BodyError(408, "the request body arrived too slowly") from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))

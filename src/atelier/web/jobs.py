@@ -14,8 +14,9 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 from ..base.errors import AtelierError
 
@@ -45,21 +46,21 @@ class Job:
     id: str
     owner: str
     label: str
-    fn: Optional[Callable[["JobContext"], Any]]  # dropped when the job ends (it holds the inputs)
+    fn: Callable[[JobContext], Any] | None  # dropped when the job ends (it holds the inputs)
     info: dict[str, Any] = field(default_factory=dict)  # free-form, shown to the user (settings)
     state: str = QUEUED
     created: float = field(default_factory=time.time)
-    started: Optional[float] = None    # time.monotonic() when it began running
-    finished: Optional[float] = None   # time.monotonic() when it ended
+    started: float | None = None    # time.monotonic() when it began running
+    finished: float | None = None   # time.monotonic() when it ended
     fraction: float = 0.0              # 0..1
     preview: Any = None                # latest intermediate result (set by the job; dropped at the end)
     preview_version: int = 0
     result: Any = None
-    error: Optional[str] = None
+    error: str | None = None
     cancel_requested: threading.Event = field(default_factory=threading.Event)
-    _rate_origin: Optional[tuple[float, float]] = None  # (time, fraction) of the first report
+    _rate_origin: tuple[float, float] | None = None  # (time, fraction) of the first report
 
-    def eta(self, now: float) -> Optional[float]:
+    def eta(self, now: float) -> float | None:
         """Seconds left, extrapolated from the progress rate since the first report; None if unknown."""
         if self.state != RUNNING or self._rate_origin is None:
             return None
@@ -108,8 +109,8 @@ class JobQueue:
     """
 
     def __init__(self, concurrency: int = 1, max_jobs: int = 100,
-                 on_discard: Optional[Callable[[Job], None]] = None,
-                 max_waiting: Optional[int] = None, max_waiting_per_owner: Optional[int] = None):
+                 on_discard: Callable[[Job], None] | None = None,
+                 max_waiting: int | None = None, max_waiting_per_owner: int | None = None):
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
         self.concurrency, self.max_jobs, self.on_discard = concurrency, max_jobs, on_discard
@@ -126,7 +127,7 @@ class JobQueue:
 
     # --- submitting and asking ------------------------------------------------------
     def submit(self, fn: Callable[[JobContext], Any], owner: str = "", label: str = "",
-               info: Optional[dict[str, Any]] = None) -> Job:
+               info: dict[str, Any] | None = None) -> Job:
         """Queue ``fn``; returns its :class:`Job` (state ``queued``). Raises :class:`QueueFull`."""
         job = Job(secrets.token_hex(16), owner, label, fn, dict(info or {}))
         with self._lock:
@@ -152,7 +153,7 @@ class JobQueue:
         with self._lock:
             return self._jobs[job_id]
 
-    def jobs(self, owner: Optional[str] = None) -> list[Job]:
+    def jobs(self, owner: str | None = None) -> list[Job]:
         """Jobs (of ``owner``, if given), oldest first."""
         with self._lock:
             return [j for j in self._jobs.values() if owner is None or j.owner == owner]

@@ -8,7 +8,7 @@ instead of after waiting in the queue.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -24,7 +24,7 @@ class AugmentRequest(BaseModel):
 
     neighbours: list[int] = Field(default_factory=list, max_length=16)  # library ids from a search
     search_k: int = Field(default=12, ge=1, le=48)                      # k of that search
-    query_weight: Optional[float] = Field(default=None, gt=0, le=1)  # None: AugmentOptions', as the page's slider
+    query_weight: float | None = Field(default=None, gt=0, le=1)  # None: AugmentOptions', as the page's slider
     recolor: bool = True
     variants: int = Field(default=0, ge=0, le=8)  # > 0: this many results, each from a subset of neighbours
 
@@ -36,15 +36,15 @@ class JobRequest(BaseModel):
     styles: list[str] = Field(default_factory=list, max_length=8)  # none for a method with a trained style
     method: str = "gatys"
     quality: str = "balanced"
-    size: Optional[int] = None
-    iterations: Optional[int] = Field(default=None, ge=1, le=2000)
+    size: int | None = None
+    iterations: int | None = Field(default=None, ge=1, le=2000)
     strength: float = 1.0
     color: str = "none"
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     look: str = "classic"
     portrait: bool = False
-    augment: Optional[AugmentRequest] = None
-    refine: Optional[str] = None  # id of an earlier job whose result starts the optimization
+    augment: AugmentRequest | None = None
+    refine: str | None = None  # id of an earlier job whose result starts the optimization
 
 
 def plan_job(studio: Studio, req: JobRequest, session: str) -> tuple[JobFn, dict[str, Any]]:

@@ -14,12 +14,12 @@ import threading
 import weakref
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from PIL import Image
 
-from ..io import samples, starter
 from ..base.errors import UsageError
+from ..io import samples, starter
 from ..io.images import load_image, resize_long_side
 from . import capabilities
 from .config import ServeOptions
@@ -37,7 +37,7 @@ def sample_names() -> dict[str, Any]:
             "credits": {p.slug: p.credit for p in starter.paintings()}}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def sample_image(name: str) -> Image.Image:
     """A built-in sample (content photo, starter painting or procedural style) by name;
     ``UsageError`` (404) if unknown."""
@@ -57,7 +57,7 @@ def thumbnail(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def sample_thumbnail(name: str) -> bytes:
     return thumbnail(sample_image(name))
 
@@ -65,7 +65,7 @@ def sample_thumbnail(name: str) -> bytes:
 class Studio:
     """Everything one server instance holds. ``workdir`` None: a temp dir deleted by :meth:`close`."""
 
-    def __init__(self, opts: ServeOptions, workdir: Optional[Path] = None):
+    def __init__(self, opts: ServeOptions, workdir: Path | None = None):
         self.opts = opts.validate()
         self.own_dir = workdir is None
         self.root = Path(tempfile.mkdtemp(prefix="atelier-web-")) if self.own_dir else Path(workdir)

@@ -19,17 +19,17 @@ import html
 import importlib.resources
 import random
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
 from ..base.errors import UsageError
-from . import guard
 from ..evaluation.study import respondents
 from ..evaluation.study.questions import Question, inside
 from ..evaluation.study.store import AlreadyVoted, VoteStore
+from . import guard
 
 RESPONDENT = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 COOKIE = "atelier_respondent"

@@ -16,18 +16,19 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 from PIL import Image
 
 from ..api import stylize
-from ..core.record import upscale_note
 from ..base.errors import UsageError
 from ..core.gatys import Progress, ProgressFn
-from ..io.images import save_image, shrink_long_side, style_side, to_pil
 from ..core.options import StyleOptions
+from ..core.record import upscale_note
+from ..io.images import save_image, shrink_long_side, style_side, to_pil
 from .jobs import JobContext
 
 PREVIEW_EVERY_S = 0.3  # at most this often an intermediate image is converted for the page
@@ -81,7 +82,7 @@ def save_all(ctx: JobContext, images: Sequence[Image.Image], out_dir: Path, extr
 
 
 def gatys_job(content: Image.Image, styles: Sequence[Image.Image], opts: StyleOptions, out_dir: Path,
-              extra: dict[str, Any], portrait: Optional[str] = None) -> JobFn:
+              extra: dict[str, Any], portrait: str | None = None) -> JobFn:
     """:func:`atelier.stylize`, or :func:`atelier.portrait.mode.stylize_portrait` with the backend
     ``portrait`` ("gatys", or "sanet"/"ghiasi": two feed-forward passes composited by the person mask)."""
     content = shrink_long_side(content, opts.size)
@@ -102,7 +103,7 @@ def gatys_job(content: Image.Image, styles: Sequence[Image.Image], opts: StyleOp
 
 def library_job(content: Image.Image, style: Image.Image, opts: StyleOptions, out_dir: Path,
                 extra: dict[str, Any], library: Path, neighbour_ids: Sequence[int], search_k: int,
-                query_weight: Optional[float], recolor: bool, variants: int = 0) -> JobFn:
+                query_weight: float | None, recolor: bool, variants: int = 0) -> JobFn:
     """Stylize with ``style`` augmented by the chosen library artworks (ids from a search of
     ``search_k`` neighbours; ``query_weight`` None: ``AugmentOptions``' default). ``variants`` > 0:
     that many results, each augmented by a different subset of the chosen artworks
@@ -148,9 +149,8 @@ def library_job(content: Image.Image, style: Image.Image, opts: StyleOptions, ou
 def feedforward_job(content: Image.Image, styles: Sequence[Image.Image], method: str, size: int, alpha: float,
                     color: str, out_dir: Path, extra: dict[str, Any]) -> JobFn:
     """One forward pass of a shipped feed-forward model (:func:`atelier.feedforward.transfer.transfer`)."""
-    from ..feedforward.transfer import FeedForwardOptions
-
     from ..feedforward import registry
+    from ..feedforward.transfer import FeedForwardOptions
 
     styles = list(styles) if registry.spec(method).needs_style else []  # else the styles are in the weights
     opts = FeedForwardOptions(method=method, size=size, alpha=alpha, color=color)

@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 from PIL import Image
 
@@ -91,7 +92,7 @@ def registered() -> dict[str, Method]:
     return dict(_REGISTRY)
 
 
-def unavailable(name: str) -> Optional[str]:
+def unavailable(name: str) -> str | None:
     """Why ``name`` cannot be used (None if it is registered)."""
     _discover()
     if name in _REGISTRY:

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from PIL import Image
 
+from ...core.options import StyleOptions
 from ...library.augment import AugmentOptions, stylize_augmented
 from ...library.store import sync_folder
-from ...core.options import StyleOptions
 from . import MethodUnavailable
 
 SHARED_LIBRARY = Path.home() / ".cache" / "atelier" / "shared-styles.sqlite"

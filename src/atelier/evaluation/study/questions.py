@@ -8,9 +8,9 @@ Only files under the folders the study was given are ever used: results under ``
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
 
 from ...base.errors import UsageError
 from ...io.images import IMAGE_SUFFIXES
@@ -23,11 +23,11 @@ class Question:
     name: str                 # file name shared by both folders; the stable key stored with votes
     a: Path
     b: Path
-    content: Optional[Path]   # shown above the results when known
-    style: Optional[Path]
+    content: Path | None   # shown above the results when known
+    style: Path | None
 
 
-def inside(path: Path, roots: Sequence[Path]) -> Optional[Path]:
+def inside(path: Path, roots: Sequence[Path]) -> Path | None:
     """``path`` resolved, if it is a file under one of ``roots`` (resolved too); else None."""
     try:
         real = Path(path).resolve(strict=True)
@@ -38,7 +38,7 @@ def inside(path: Path, roots: Sequence[Path]) -> Optional[Path]:
     return real if any(real.is_relative_to(Path(r).resolve()) for r in roots) else None
 
 
-def _sidecar_inputs(result: Path, roots: Sequence[Path]) -> tuple[Optional[Path], Optional[Path]]:
+def _sidecar_inputs(result: Path, roots: Sequence[Path]) -> tuple[Path | None, Path | None]:
     """Content and style paths from an Atelier sidecar (``NAME.png.json``), if they lie under ``roots``."""
     meta_path = result.with_name(result.name + ".json")
     try:

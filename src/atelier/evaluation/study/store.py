@@ -16,7 +16,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 from contextlib import closing
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ...base.errors import AtelierError, UsageError
@@ -39,7 +39,7 @@ class AlreadyVoted(AtelierError):
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class VoteStore:
