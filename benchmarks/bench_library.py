@@ -89,9 +89,10 @@ def bench_search(n: int, workdir: Path, queries: int = 50) -> dict:
     exact = faiss.IndexFlatL2(cfg.dim)
     exact.add(stored)
     _, truth = exact.search(q, 5)
-    recall = np.mean([len(set(f) & set(ids[t])) / 5 for f, t in zip(found, truth)])
+    recall = np.mean([len(set(f) & set(ids[t])) / 5 for f, t in zip(found, truth, strict=True)])
     return {"n": n, "index": "IVF-flat" if n >= IVF_MIN else "flat (exact)", "first_s": first,
-            "median_ms": statistics.median(times) * 1e3, "cpu_ms": statistics.median(cpu) * 1e3, "p95_ms": float(np.quantile(times, 0.95)) * 1e3,
+            "median_ms": statistics.median(times) * 1e3, "cpu_ms": statistics.median(cpu) * 1e3,
+            "p95_ms": float(np.quantile(times, 0.95)) * 1e3,
             "recall": recall, "rss_mb": mem, "file_mb": path.stat().st_size / 1e6}
 
 

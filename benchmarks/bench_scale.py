@@ -104,7 +104,8 @@ def benchmark(args: argparse.Namespace) -> dict:
                              "tiled": seam_score(b, SEAM_TILE, phases)}
             print(method, seams[method], flush=True)
     threads = os.environ.get("OMP_NUM_THREADS")
-    return {"machine": f"{platform.node()}: {os.cpu_count()} cores, OMP_NUM_THREADS={threads}, {args.jobs} runs at once",
+    return {"machine": f"{platform.node()}: {os.cpu_count()} cores, OMP_NUM_THREADS={threads}, "
+                       f"{args.jobs} runs at once",
             "rows": rows, "seams": seams}
 
 
@@ -118,7 +119,7 @@ def plot(result: dict, path: Path) -> None:
             pts = sorted((r["size"], r["rss_gib"], r["seconds"]) for r in result["rows"]
                          if r["method"] == method and r["series"] == series and not r.get("skipped") and r["rc"] == 0)
             if pts:
-                s, m, t = zip(*pts)
+                s, m, t = zip(*pts, strict=True)
                 ax1.plot(s, m, style, label=f"{method} {series}", markersize=9 if series == "budget" else 5)
                 ax2.plot(s, t, style, label=f"{method} {series}", markersize=9 if series == "budget" else 5)
     for ax, label in ((ax1, "peak RSS (GiB)"), (ax2, "wall time (s)")):

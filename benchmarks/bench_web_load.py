@@ -149,7 +149,8 @@ async def _client(index: int, url: str, until: float, max_upload: int, stats: St
             elif jobs and roll < 0.75:
                 await call("cancel", "POST", f"/api/jobs/{jobs.pop(0)}/cancel")
             elif roll < 0.85:
-                r = await call("submit", "POST", "/api/jobs", json={**JOB, "content": content, "seed": rng.randrange(100)})
+                r = await call("submit", "POST", "/api/jobs",
+                               json={**JOB, "content": content, "seed": rng.randrange(100)})
                 if r is not None and r.status_code == 200:
                     jobs.append(r.json()["id"])
                 elif r is not None and r.status_code == 429:  # as the page does: wait as told

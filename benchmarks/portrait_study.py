@@ -72,7 +72,8 @@ def evaluate(content: Image.Image, style: Image.Image, output: Image.Image, pers
             "content_in": metrics.content_distance(output, content, size=size, mask=person),
             "content_out": metrics.content_distance(output, content, size=size, mask=1.0 - person),
             "bg_style": metrics.style_distance(output, style, size=size, mask=1.0 - person),
-            "bg_core_style": metrics.style_distance(output, style, size=size, mask=core) if core.any() else float("nan")}
+            "bg_core_style": (metrics.style_distance(output, style, size=size, mask=core) if core.any()
+                              else float("nan"))}
 
 
 def main() -> None:
@@ -111,7 +112,8 @@ def main() -> None:
                 tag = method if method == "plain" else (f"{method}-b{popts.background_style:g}-p{popts.person_style:g}"
                                                         f"-c{popts.person_content:g}-f{popts.face_content:g}")
                 weight = "" if args.style_weight == 1 else f"-w{args.style_weight:g}"
-                path = out / f"{name}__{Path(style_name).stem}__s{args.size}-i{args.iterations}-l{args.levels}{weight}__{tag}.png"
+                path = out / (f"{name}__{Path(style_name).stem}__s{args.size}-i{args.iterations}-l{args.levels}"
+                              f"{weight}__{tag}.png")
                 start = time.perf_counter()
                 if path.exists():
                     result = Image.open(path).convert("RGB")

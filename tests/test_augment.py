@@ -74,7 +74,7 @@ def test_averaged_grams_equal_the_weighted_mean():
     for name in layers:
         with torch.no_grad():
             single = [gram(vgg(x, [name])[name]) for x in imgs]
-        expected = sum(w * g for w, g in zip(weights, single))
+        expected = sum(w * g for w, g in zip(weights, single, strict=True))
         torch.testing.assert_close(blended[name], expected, rtol=1e-4, atol=1e-4)
 
 
@@ -187,7 +187,7 @@ def test_variants_differ_and_are_reproducible(db, red_query, content_img):
     assert len(cands.hits) == 4 and subsets[0] != subsets[1]
     assert subsets == [v.info["atelier"]["augment"]["variant"]["candidates"] for v in again]
     assert not np.array_equal(np.asarray(first[0]), np.asarray(first[1]))
-    for a, b in zip(first, again):
+    for a, b in zip(first, again, strict=True):
         assert np.array_equal(np.asarray(a), np.asarray(b))
     with pytest.raises(UsageError, match="variants need library neighbours"):
         stylize_variants(content_img, red_query, db, AugmentOptions(threshold=0.0), 2, opts)

@@ -32,13 +32,11 @@ def test_atomic_write_replaces_the_target_only_when_the_block_succeeds(tmp_path)
 
 
 def test_atomic_write_reports_os_errors_as_one_line(tmp_path):
-    with pytest.raises(AtelierError, match="cannot write to .*missing"):
-        with atomic_write(tmp_path / "missing" / "x.txt"):
-            pass
+    with pytest.raises(AtelierError, match="cannot write to .*missing"), atomic_write(tmp_path / "missing" / "x.txt"):
+        pass
     (tmp_path / "d").mkdir()
-    with pytest.raises(AtelierError, match=r"cannot write .*d: Is a directory"):
-        with atomic_write(tmp_path / "d") as tmp:
-            tmp.write_text("x")
+    with pytest.raises(AtelierError, match=r"cannot write .*d: Is a directory"), atomic_write(tmp_path / "d") as tmp:
+        tmp.write_text("x")
     assert [p.name for p in tmp_path.iterdir()] == ["d"]
 
 

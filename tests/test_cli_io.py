@@ -42,7 +42,8 @@ def test_size_is_the_output_long_side_for_every_method(photo, tmp_path, method):
     doc = json.loads(r.stdout)
     assert (doc["width"], doc["height"]) == (128, 128) and doc["upscaled"] == {"from": [96, 96], "to": [128, 128]}
     notes = [line for line in r.stderr.splitlines() if line.startswith("atelier: note:")]
-    assert notes == ["atelier: note: the output (128x128) is larger than the photo (96x96): upscaled to the long side asked for"]
+    assert notes == ["atelier: note: the output (128x128) is larger than the photo (96x96): "
+                     "upscaled to the long side asked for"]
 
 
 def test_size_upscales_in_the_api(content_img, style_img):

@@ -136,6 +136,7 @@ def test_evaluate_on_ray_gives_the_local_engine_rows(local_ray, tmp_path):
     remote = evaluate(DATA, tmp_path / "ray", opts, engine=RayEngine())
     assert [(r["method"], r["pair"]) for r in remote.rows] == [(r["method"], r["pair"]) for r in local.rows]
     assert len(remote.rows) == 4 and not remote.failures and ray.is_initialized()
-    for a, b in zip(local.rows[2:], remote.rows[2:]):  # the photo's rows, then gatys's, measured on the workers
+    # the photo's rows, then gatys's, measured on the workers
+    for a, b in zip(local.rows[2:], remote.rows[2:], strict=True):
         assert b["style_distance"] == pytest.approx(a["style_distance"], rel=1e-2), (a, b)
     assert sorted(p.name for p in (tmp_path / "ray" / "results" / "gatys").glob("*.png")) == ["p000.png", "p001.png"]

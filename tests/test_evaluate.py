@@ -196,12 +196,13 @@ def test_evaluate_end_to_end_and_resume(data, tmp_path):
     assert "Deception rate" in report and "held-out accuracy" in report
     assert "- `gone`: its weights are not installed" in report
     assert "- `nosuch`: not available in this installation" in report
-    rows = list(csv.DictReader(open(out / "pairs.csv")))
+    with open(out / "pairs.csv") as fh:
+        rows = list(csv.DictReader(fh))
     assert sorted((r["method"], r["pair"]) for r in rows) == sorted(
         (m, p) for m in ("photo", "gatys", "blend") for p in ("p000", "p001"))
     gatys = [r for r in rows if r["method"] == "gatys"]
     photo = [r for r in rows if r["method"] == "photo"]
-    for g, p in zip(sorted(gatys, key=lambda r: r["pair"]), sorted(photo, key=lambda r: r["pair"])):
+    for g, p in zip(sorted(gatys, key=lambda r: r["pair"]), sorted(photo, key=lambda r: r["pair"]), strict=True):
         assert float(g["style_distance"]) < float(p["style_distance"])  # gatys moved toward the style
         assert float(g["seconds"]) > 0 and g["predicted"] in FAMILIES.values()
     for name in ("metrics.png", "quality_vs_time.png"):
@@ -243,7 +244,7 @@ def test_evaluate_bad_input(data, tmp_path, extra, message):
     (tmp_path / "EMPTY").mkdir()
     (tmp_path / "FILE").write_text("x")
     args = {"--data": str(data), "--out": str(tmp_path / "eval"), "--methods": "blend", "--pairs": "1"}
-    for k, v in zip(extra[::2], extra[1::2]):
+    for k, v in zip(extra[::2], extra[1::2], strict=True):
         args[k] = v if not v.isupper() and "/" not in v else str(tmp_path / v)
     res = CliRunner().invoke(main, ["evaluate", *[x for kv in args.items() for x in kv], "-q"])
     assert res.exit_code == 2, res.output

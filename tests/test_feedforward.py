@@ -198,7 +198,10 @@ def test_style_blend_and_colour_options_change_the_result(tiny_models, content_i
     lum = stylize_tensor(model, load_vgg(), c, [s], FeedForwardOptions(precision="fp32", color="luminance"))
     assert one.shape == c.shape and not torch.allclose(one, blend)
     from atelier.core.color import rgb_to_yiq
-    chroma_error = lambda x: (rgb_to_yiq(x)[:, 1:] - rgb_to_yiq(c)[:, 1:]).abs().mean()
+
+    def chroma_error(x):
+        return (rgb_to_yiq(x)[:, 1:] - rgb_to_yiq(c)[:, 1:]).abs().mean()
+
     assert chroma_error(lum) < 0.5 * chroma_error(one)
 
 
@@ -219,7 +222,8 @@ def test_wct_levels_choose_the_transformed_levels(content_img, style_img):
     with torch.no_grad():
         deep = full.stylize(vgg, c, [feats], [1.0], WCTOptions(wct_levels=(4,)))
         all_five = full.stylize(vgg, c, [feats], [1.0])
-        only4.decoders.load_state_dict({k: v for k, v in full.decoders.state_dict().items() if k.startswith("relu4_1.")})
+        only4.decoders.load_state_dict({k: v for k, v in full.decoders.state_dict().items()
+                                        if k.startswith("relu4_1.")})
         assert torch.allclose(deep, only4.stylize(vgg, c, [feats], [1.0]))  # level 4 alone, same decoder
     assert not torch.allclose(deep, all_five)
     with pytest.raises(UsageError, match=r"no decoder for level\(s\) \[3\]"):
@@ -290,5 +294,7 @@ def test_shipped_arbitrary_style_models_move_a_photo_toward_an_unseen_style(meth
     (procedural, never trained on) style than the photo's, while the photo's layout stays."""
     out = transfer(content_img, [style_img], method=method, size=128)
     size = 128
-    assert metrics.style_distance(out, style_img, size=size) < STYLE_GAIN * metrics.style_distance(content_img, style_img, size=size)
-    assert metrics.content_distance(out, content_img, size=size) < CONTENT_KEPT * metrics.content_distance(style_img, content_img, size=size)
+    assert (metrics.style_distance(out, style_img, size=size)
+            < STYLE_GAIN * metrics.style_distance(content_img, style_img, size=size))
+    assert (metrics.content_distance(out, content_img, size=size)
+            < CONTENT_KEPT * metrics.content_distance(style_img, content_img, size=size))

@@ -142,7 +142,7 @@ def test_pyramid_sizes():
 
 
 def test_plan_gives_sizes_steps_and_costs():
-    from atelier.options import StyleOptions
+    from atelier.core.options import StyleOptions
     p = plan((1, 3, 384, 512), StyleOptions(size=512, iterations=8, levels=4, coarse_factor=3).resolved())
     assert p.final == (384, 512)
     assert p.sizes == [(48, 64), (96, 128), (192, 256), (384, 512)]
@@ -160,5 +160,5 @@ def test_progress_counts_every_evaluation(content_img, style_img):
 
 
 def test_bf16_copy_leaves_the_shared_network_fp32(plain):
-    from atelier.vgg import load_vgg
+    from atelier.core.vgg import load_vgg
     assert all(c.weight.dtype == torch.float32 for c in load_vgg().convs)

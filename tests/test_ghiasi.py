@@ -109,8 +109,11 @@ def test_style_transformer_matches_onnxruntime_at_384(model, photo, painting):
     with torch.no_grad():
         code = model.predictor(painting)
         ours = model.transformer(photo, code).permute(0, 2, 3, 1).numpy()
-    feeds = lambda s: dict(zip([i.name for i in s.get_inputs()],
-                               [photo.permute(0, 2, 3, 1).numpy(), code.numpy().reshape(1, 1, 1, 100)]))
+
+    def feeds(s):
+        return dict(zip([i.name for i in s.get_inputs()],
+                        [photo.permute(0, 2, 3, 1).numpy(), code.numpy().reshape(1, 1, 1, 100)], strict=True))
+
     float_sess = _session("arbitrary_transform", float_activations=True)
     int8_sess = _session("arbitrary_transform")
     float_ref = float_sess.run(None, feeds(float_sess))[0]
@@ -159,7 +162,8 @@ def test_ghiasi_moves_a_photo_toward_an_unseen_style(content_img, style_img):
     assert out.size == (128, 128)  # --size is the output's long side (the 96 px photo is upscaled)
     gained = metrics.style_distance(out, style_img, size=128) / metrics.style_distance(content_img, style_img, size=128)
     assert gained < 0.6
-    assert metrics.content_distance(out, content_img, size=128) < 0.85 * metrics.content_distance(style_img, content_img, size=128)
+    assert (metrics.content_distance(out, content_img, size=128)
+            < 0.85 * metrics.content_distance(style_img, content_img, size=128))
 
 
 def test_a_style_is_encoded_once(model, painting):
@@ -180,7 +184,10 @@ def test_style_index_parsing():
 def test_multistyle_from_the_cli_and_its_errors(tmp_path, content_img):
     content = tmp_path / "c.png"
     content_img.save(content)
-    run = lambda *a: CliRunner().invoke(main, [str(x) for x in a])
+
+    def run(*a):
+        return CliRunner().invoke(main, [str(x) for x in a])
+
     res = run("transfer", content, "--method", "multistyle", "--style-index", "3:0.5,12:0.5", "-o", tmp_path / "m.png")
     assert res.exit_code == 0, res.output
     res = run("transfer", content, "--method", "multistyle", "--style-index", "40", "-o", tmp_path / "m.png")

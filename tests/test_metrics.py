@@ -128,7 +128,8 @@ def test_cli_metrics(tmp_path, content_img, style_img):
     c, s = tmp_path / "c.png", tmp_path / "s.png"
     save_image(content_img, c)
     save_image(style_img, s)
-    res = CliRunner().invoke(main, ["metrics", str(c), "--content", str(c), "--style", str(s), "--size", "64", "--json"])
+    res = CliRunner().invoke(main, ["metrics", str(c), "--content", str(c), "--style", str(s), "--size", "64",
+                                    "--json"])
     assert res.exit_code == 0, res.output
     import json
     values = json.loads(res.output)

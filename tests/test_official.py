@@ -32,7 +32,7 @@ def official_vgg() -> nn.Sequential:
     """pytorch-AdaIN's normalised VGG layout: a 1x1 conv, then [pad, conv, ReLU] per conv, pools between blocks."""
     layers: list[nn.Module] = [nn.Conv2d(3, 3, 1)]
     c = 3
-    for block, (n, width) in enumerate(zip((2, 2, 4, 4, 4), (64, 128, 256, 512, 512))):
+    for block, (n, width) in enumerate(zip((2, 2, 4, 4, 4), (64, 128, 256, 512, 512), strict=True)):
         for _ in range(n):
             layers += [nn.ReflectionPad2d(1), nn.Conv2d(c, width, 3), nn.ReLU()]
             c = width
@@ -154,7 +154,10 @@ def test_import_weights_cli_writes_a_model_that_runs_with_model(tmp_path, conten
 
 def test_import_weights_errors_are_one_line(tmp_path, adain_files):
     _, _, d = adain_files
-    run = lambda *a: CliRunner().invoke(main, ["import-weights", *map(str, a)])
+
+    def run(*a):
+        return CliRunner().invoke(main, ["import-weights", *map(str, a)])
+
     wct_dec = WCT_DIR / "feature_invertor_conv2_1.pth"
     res = run("adain", wct_dec, d / "vgg_normalised.pth", "-o", tmp_path / "x.safetensors")
     assert res.exit_code == 2 and "atelier: error: adain needs a relu4_1 decoder" in res.output

@@ -6,9 +6,11 @@ Bounded (50 examples each, small images) so that the suite stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import os
+import types
 import typing
 import warnings
 
@@ -132,7 +134,7 @@ WORDS = st.one_of(st.sampled_from(["auto", "cpu", "cuda", "none", "luminance", "
 def strategy_for(hint) -> st.SearchStrategy:
     """Values of the type ``hint`` (what the CLI, the API or a web request can produce), odd ones included."""
     origin, args = typing.get_origin(hint), [a for a in typing.get_args(hint) if a is not type(None)]
-    if origin is typing.Union:
+    if origin in (typing.Union, types.UnionType):  # Optional[X] and X | None
         return st.one_of(st.none(), strategy_for(args[0]))
     if origin in (list, tuple, typing.Sequence) or str(origin) == "<class 'collections.abc.Sequence'>":
         item = args[0] if args else str
@@ -153,10 +155,8 @@ def options(cls) -> st.SearchStrategy:
 
 
 def only_atelier_errors(check) -> None:
-    try:
+    with contextlib.suppress(AtelierError):
         check()
-    except AtelierError:
-        pass
 
 
 @BOUNDED

@@ -75,7 +75,7 @@ def test_shipped_descriptors_match_what_library_build_computes(tmp_path):
         ids, got = lib.vectors()
         by_path = {e.id: e.path for e in lib.entries()}
     paths = [str(p.path.resolve()) for p in starter.paintings()]
-    for row_id, vec in zip(ids, got):
+    for row_id, vec in zip(ids, got, strict=True):
         np.testing.assert_allclose(vec, vectors[paths.index(by_path[row_id])], rtol=1e-3, atol=1e-2)
 
 

@@ -146,7 +146,7 @@ def test_progress_of_several_runs_is_reported_as_one():
     job = Job("id", "", "", fn=lambda ctx: None, state=RUNNING)
     report = progress_reporter(JobContext(job, threading.Lock()), runs=2)
     seen = []
-    for run in range(2):  # two optimizations of 3 evaluations, cost 1 each
+    for _run in range(2):  # two optimizations of 3 evaluations, cost 1 each
         for done in range(1, 4):
             report(Progress(0, 1, done, 3, done, 3, float(done), 3.0, {}, torch.zeros(1, 3, 8, 8)))
             seen.append(job.fraction)
@@ -312,7 +312,8 @@ def test_api_is_safe_and_cleans_up(content_img, tmp_path):
         assert r.status_code == 200 and r.json()["name"] == "evil.png"
         assert [p.name for p in (root / "uploads").iterdir()] == [r.json()["id"] + ".png"]
         assert not Path("/tmp/evil.png").exists()
-        r = client.post("/api/uploads", content=b"x" * 300_000, headers={"content-type": "multipart/form-data; boundary=x"})
+        r = client.post("/api/uploads", content=b"x" * 300_000,
+                        headers={"content-type": "multipart/form-data; boundary=x"})
         assert r.status_code == 413 and "too large" in r.json()["detail"]
         for path in ("/api/jobs/..%2F..%2Fetc%2Fpasswd", "/api/jobs/0/result/0.png", "/api/samples/..%2Fsecret.jpg",
                      "/static/..%2F..%2F__init__.py", "/api/library/thumb/1.jpg"):
@@ -561,7 +562,8 @@ def test_instant_feedforward_result_then_refine_with_optimization(browser, untra
     page.goto(s.url)
     expect(page.locator("#method option[value=adain]")).to_have_text("adain (instant)")
     expect(page.locator("#method option[value=ghiasi]")).to_have_text("ghiasi (instant preview, any style)")
-    expect(page.locator("#method option[value=johnson]")).to_have_text("johnson (instant, its own style: ann: blue lines)")
+    expect(page.locator("#method option[value=johnson]")).to_have_text(
+        "johnson (instant, its own style: ann: blue lines)")
     page.locator("#content-samples button[data-sample=astronaut]").click()
     page.locator("#style-samples button[data-sample=swirl]").click()
     page.select_option("#method", "adain")

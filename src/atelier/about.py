@@ -44,7 +44,8 @@ def device_info() -> dict[str, Any]:
     """The device ``--device auto`` picks and what ``--precision auto`` does on it."""
     device = pick_device("auto")
     out: dict[str, Any] = {"device": str(device), "threads": torch.get_num_threads(),
-                           "precision": "auto: bf16 autocast (weights and losses in fp32); --precision fp32 turns it off"}
+                           "precision": "auto: bf16 autocast (weights and losses in fp32); "
+                                        "--precision fp32 turns it off"}
     if device.type == "cuda":
         out["gpu"] = torch.cuda.get_device_name(device)
     else:

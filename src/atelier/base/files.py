@@ -50,7 +50,7 @@ def atomic_files(*paths: str | os.PathLike) -> Iterator[list[Path]]:
         for t in targets:
             temps.append(_temporary_beside(t))
         yield temps
-        for tmp, t in zip(temps, targets):
+        for tmp, t in zip(temps, targets, strict=True):
             where = str(t)
             _fsync(tmp)
             os.chmod(tmp, 0o644)

@@ -38,8 +38,8 @@ def report(img: Image.Image, neighbours: bool = True, err: bool = False) -> None
     for note in rec.get("notes", []):
         click.echo(f"atelier: note: {note}", err=True)
     for n in rec.get("neighbours", []) if neighbours else []:
-        click.echo(f"  neighbour {n['distance']:8.1f}  w={n['weight']:.3f}  {n['artist']} - {n['title']}  ({n['path']})",
-                   err=err)
+        click.echo(f"  neighbour {n['distance']:8.1f}  w={n['weight']:.3f}  {n['artist']} - {n['title']}  "
+                   f"({n['path']})", err=err)
 
 
 def run_augmented(content: ImageLike, style: str, out: Path, aug: AugmentOptions, opts: StyleOptions, quiet: bool,

@@ -80,7 +80,8 @@ def dataclass_from_kwargs(cls: type, kwargs: dict[str, Any], base: Any = None) -
             try:
                 v = tuple(item(p) for p in parts)
             except ValueError:
-                raise UsageError(f"--{fld.name.replace('_', '-')}: expected comma-separated {item.__name__}s, got {kwargs[fld.name]!r}") from None
+                raise UsageError(f"--{fld.name.replace('_', '-')}: expected comma-separated {item.__name__}s, "
+                                 f"got {kwargs[fld.name]!r}") from None
         values[fld.name] = v
     return dataclasses.replace(base, **values) if base is not None else cls(**values)
 
@@ -107,7 +108,8 @@ class ProgressBar:
     def __call__(self, p: Progress) -> None:
         if self.bar is None:
             self.bar = tqdm(total=round(p.total_cost, 2), desc=self.desc, unit="eval", disable=self.quiet,
-                            dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} [{elapsed}<{remaining}{postfix}]")
+                            dynamic_ncols=True,
+                            bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} [{elapsed}<{remaining}{postfix}]")
         self.bar.n = min(round(p.cost, 2), self.bar.total)  # L-BFGS line searches may overshoot the plan
         post = {"level": f"{p.level + 1}/{p.levels}", "it": f"{p.step}/{p.steps}"}
         post.update({k: f"{v:.3g}" for k, v in p.losses.items()})

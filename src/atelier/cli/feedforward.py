@@ -38,7 +38,8 @@ def transfer_cmd(content: str, styles: tuple[str, ...], output: str, quiet: bool
     img = transfer(read_content(content), [] if ignored else list(styles), opts)
     write_result(img, out, {"content": "stdin"} if content == STDIO else None)
     if ignored:
-        click.echo(f"note: {opts.method} applies the style(s) built into its weights; STYLE images were ignored", err=True)
+        click.echo(f"note: {opts.method} applies the style(s) built into its weights; STYLE images were ignored",
+                   err=True)
     announce(img, out, f"wrote {out} ({opts.method}, {img.info['atelier']['seconds']:.2f} s)", quiet, as_json)
 
 

@@ -27,7 +27,8 @@ def info_cmd(as_json: bool) -> None:
         return emit_json(r)
     click.echo("versions   " + ", ".join(f"{k} {v}" for k, v in r["versions"].items() if v))
     c = r["compute"]
-    click.echo(f"device     {c['device']} ({c.get('gpu') or c.get('cpu_capability')}), {c['threads']} thread{'s' * (c['threads'] != 1)}")
+    click.echo(f"device     {c['device']} ({c.get('gpu') or c.get('cpu_capability')}), "
+               f"{c['threads']} thread{'s' * (c['threads'] != 1)}")
     click.echo(f"precision  {c['precision']}")
     click.echo("models")
     for m in r["models"]:

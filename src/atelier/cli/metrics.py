@@ -21,9 +21,11 @@ from ..io import starter
               help="print one JSON object (the metrics, the paths and settings, the time taken) instead of a table")
 def metrics_cmd(image: str, content: str | None, style: str | None, mask: str | None, size: int,
                 as_json: bool) -> None:
-    """Print IMAGE's gradient magnitude, FFT 0.9-quantile and periodic-artefact score, and its distances to CONTENT/STYLE.
+    """Print IMAGE's gradient magnitude, FFT 0.9-quantile and periodic-artefact score, and its distances
+    to CONTENT/STYLE.
 
-    Definitions: docs/evaluation.md (or `python -c "import atelier.evaluation.metrics; help(atelier.evaluation.metrics)"`).
+    Definitions: docs/evaluation.md
+    (or `python -c "import atelier.evaluation.metrics; help(atelier.evaluation.metrics)"`).
     """
     from ..io.images import load_image
 

@@ -63,7 +63,8 @@ def report_cmd(db: str, as_json: bool) -> None:
         raise UsageError(f"study database not found: {db}")
     s = summarize(VoteStore(Path(db)))
     if as_json:
-        shares = {side: {k: (None if math.isnan(v) else round(v, 6)) for k, v in zip(("share", "low", "high"), s.share(side))}
+        shares = {side: {k: (None if math.isnan(v) else round(v, 6))
+                         for k, v in zip(("share", "low", "high"), s.share(side), strict=True)}
                   for side in ("a", "b")}
         click.echo(json.dumps({**s.__dict__, "shares": shares}, indent=2))
     else:

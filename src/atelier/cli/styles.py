@@ -22,7 +22,8 @@ def entries() -> list[dict[str, Any]]:
 @click.command("styles")
 @click.argument("name", required=False)
 @click.option("--sheet", default=None, metavar="PNG", help="also write a labelled contact sheet of the styles")
-@click.option("--cell", default=160, show_default=True, type=click.IntRange(32, 1024), help="contact sheet cell size (px)")
+@click.option("--cell", default=160, show_default=True, type=click.IntRange(32, 1024),
+              help="contact sheet cell size (px)")
 @json_option
 def styles_cmd(name: str | None, sheet: str | None, cell: int, as_json: bool) -> None:
     """List the named styles usable wherever a style image is accepted

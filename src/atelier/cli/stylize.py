@@ -163,7 +163,8 @@ def layers_cmd(backbone: str) -> None:
     """List the backbone's layer names and the presets' layers and weights."""
     click.echo(" ".join(layer_names(backbone)))
     for name, p in PRESETS.items():
-        style = ", ".join(f"{l}:{w:g}" for l, w in zip(p["style_layers"], p["style_layer_weights"]))
+        pairs = zip(p["style_layers"], p["style_layer_weights"], strict=True)
+        style = ", ".join(f"{layer}:{w:g}" for layer, w in pairs)
         click.echo(f"preset {name}: content {', '.join(p['content_layers'])}; style {style}")
 
 

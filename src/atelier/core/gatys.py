@@ -79,7 +79,7 @@ def style_grams(vgg: VGG, styles: Sequence[torch.Tensor], blend: Sequence[float]
     total = float(sum(blend))
     out: dict[str, torch.Tensor] = {}
     device = next(vgg.parameters()).device
-    for img, w in zip(styles, blend):
+    for img, w in zip(styles, blend, strict=True):
         if w == 0:
             continue
         x = resize(img.to(device), fit_long_side(img.shape, long_side))
@@ -139,7 +139,7 @@ class Plan:
 
     @property
     def total_cost(self) -> float:
-        return sum(s * u for s, u in zip(self.steps, self.unit))
+        return sum(s * u for s, u in zip(self.steps, self.unit, strict=True))
 
 
 def plan(shape: Sequence[int], opts: StyleOptions) -> Plan:
@@ -192,13 +192,13 @@ class Objective:
         with autocast(self.device, o.precision):
             feats = self.vgg(x.contiguous(memory_format=torch.channels_last), self.layers)
         lc, ls = x.new_zeros(()), x.new_zeros(())
-        for r, mask in zip(self.regions, self.masks):
+        for r, mask in zip(self.regions, self.masks, strict=True):
             if self.alpha * r.content_weight:
                 lc = lc + r.content_weight * sum(content_loss(feats[k], self.c_feats[k], mask)
                                                  for k in o.content_layers) / len(o.content_layers)
             if self.beta * r.style_weight:
                 ls = ls + r.style_weight * sum(w * gram_loss(gram(feats[k], mask), self.s_grams[k])
-                                               for w, k in zip(self.layer_w, o.style_layers))
+                                               for w, k in zip(self.layer_w, o.style_layers, strict=True))
         loss = self.alpha * lc + self.beta * ls
         parts: dict[str, float] = {}
         if o.tv_weight:
@@ -283,9 +283,10 @@ def stylize_tensor(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: 
 
     p = plan(content.shape, opts)
     regions = list(regions) if regions else [Region(torch.ones(1, 1, *p.final))]
-    x = _init_image(opts, content, styles, p.sizes[0], generator) if init is None else resize(init.to(device), p.sizes[0])
+    x = (_init_image(opts, content, styles, p.sizes[0], generator) if init is None
+         else resize(init.to(device), p.sizes[0]))
     done, cost = 0, 0.0
-    for level, (size, n_steps) in enumerate(zip(p.sizes, p.steps)):
+    for level, (size, n_steps) in enumerate(zip(p.sizes, p.steps, strict=True)):
         c = resize(content, size)
         if level > 0:  # upsampled coarse result + the content's detail the coarse level could not hold
             prev = p.sizes[level - 1]
@@ -293,7 +294,8 @@ def stylize_tensor(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: 
         objective = Objective(vgg, c, styles, blend, regions, opts, anchor)
         start = done
 
-        def on_eval(image: torch.Tensor) -> None:
+        def on_eval(image: torch.Tensor, level: int = level, n_steps: int = n_steps, start: int = start,
+                    objective: Objective = objective) -> None:
             nonlocal done, cost
             done += 1
             cost += p.unit[level]

@@ -102,9 +102,12 @@ class StyleOptions:
     style_layers: Sequence[str] | None = option_field(None, "style layers, comma-separated (default: the preset's)")
     style_layer_weights: Sequence[float] | None = option_field(None, "one weight per style layer, comma-separated")
     content_weight: float = option_field(1.0, "alpha: weight of the content loss")
-    style_weight: float = option_field(3.5, "beta: weight of the style loss, calibrated on the panel (experts; use --strength)")
-    strength: float = option_field(1.0, "style strength: 1 is the calibrated default, 0.5 visibly lighter, 2 visibly stronger")
-    style_ratio: float | None = option_field(None, "lambda in [0,1]: loss = (1-lambda) content + lambda style; overrides alpha/beta")
+    style_weight: float = option_field(3.5, "beta: weight of the style loss, calibrated on the panel "
+                                            "(experts; use --strength)")
+    strength: float = option_field(1.0, "style strength: 1 is the calibrated default, 0.5 visibly lighter, "
+                                        "2 visibly stronger")
+    style_ratio: float | None = option_field(None, "lambda in [0,1]: loss = (1-lambda) content + lambda style; "
+                                                   "overrides alpha/beta")
     tv_weight: float = option_field(0.0, "total-variation weight (smoothness)")
     style_blend: Sequence[float] | None = option_field(None, "one blend weight per style image, comma-separated")
     style_scale: float = option_field(1.0, "style image size relative to the output size")
@@ -121,7 +124,8 @@ class StyleOptions:
     precision: str = option_field("auto", "auto (bf16 autocast) | bf16 | fp32")
     device: str = option_field("auto", "auto | cpu | cuda")
     backbone: str = option_field("vgg19", "vgg19 | vgg16 (vgg16 needs --weights)")
-    weights: str | None = option_field(None, "torchvision-format VGG weights file, or 'hub' for the local torch hub cache")
+    weights: str | None = option_field(None, "torchvision-format VGG weights file, "
+                                             "or 'hub' for the local torch hub cache")
     save_every: int = option_field(0, "save an intermediate image every N evaluations (0: never)")
     max_memory: str | None = option_field(None, "memory budget such as 6G or 512M (default: min(6 GiB, RAM/3)); "
                                                    "runs that would not fit are tiled (docs/scale.md)")

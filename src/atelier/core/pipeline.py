@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Union
 
 import torch
 from PIL import Image
@@ -16,7 +15,7 @@ from .gatys import ProgressFn, Region
 from .options import StyleOptions
 from .record import describe_input, metadata, upscale_record
 
-Styles = Union[ImageLike, Sequence[ImageLike]]
+Styles = ImageLike | Sequence[ImageLike]
 
 
 def as_style_list(styles: Styles) -> list[ImageLike]:

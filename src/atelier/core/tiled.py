@@ -84,8 +84,9 @@ def tiles(size: tuple[int, int], tile: int, offset: tuple[int, int] = (0, 0),
     ys = sorted(set(_grid(h, tile, offset[0])))
     xs = sorted(set(_grid(w, tile, offset[1])))
     out = []
-    for y0, y1 in zip(ys, ys[1:]):
-        for x0, x1 in zip(xs, xs[1:]):
+    # consecutive cut positions: each list is zipped with itself shifted by one, so one shorter
+    for y0, y1 in zip(ys, ys[1:], strict=False):
+        for x0, x1 in zip(xs, xs[1:], strict=False):
             window = (max(0, y0 - margin), min(h, y1 + margin), max(0, x0 - margin), min(w, x1 + margin))
             out.append(Tile(window, (y0, y1, x0, x1)))
     return out
@@ -231,8 +232,9 @@ def tiled_loss_and_grad(vgg: VGG, x: torch.Tensor, content: torch.Tensor, s_gram
     s_energy = {k: float(s_grams[k].pow(2).sum().clamp_min(1e-8)) for k in s_layers}
     positions = {k: max(1, (size[0] // layer_stride(k)) * (size[1] // layer_stride(k))) for k in s_layers}
     coef = {k: (2 * beta * wl / s_energy[k] / positions[k]) * (grams[k][0] - s_grams[k][0].float())
-            for k, wl in zip(s_layers, layer_w)}
-    style = sum(wl * float((grams[k] - s_grams[k]).pow(2).sum()) / s_energy[k] for k, wl in zip(s_layers, layer_w))
+            for k, wl in zip(s_layers, layer_w, strict=True)}
+    style = sum(wl * float((grams[k] - s_grams[k]).pow(2).sum()) / s_energy[k]
+                for k, wl in zip(s_layers, layer_w, strict=True))
     grad = torch.zeros_like(x)
     content_err = 0.0
     for t in grid:
@@ -319,7 +321,7 @@ def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: StyleOp
         raise UsageError(f"{len(styles)} style images but {len(blend)} blend weights")
     final = p.sizes[-1]
     unit = [(h * w) / (final[0] * final[1]) for h, w in p.sizes]
-    total, total_cost = sum(p.steps), sum(s * u for s, u in zip(p.steps, unit))
+    total, total_cost = sum(p.steps), sum(s * u for s, u in zip(p.steps, unit, strict=True))
     k = p.untiled
 
     def coarse_progress(q: Progress) -> None:
@@ -335,7 +337,7 @@ def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: StyleOp
         x = resize(content, p.sizes[0])
     vgg = load_vgg(opts.backbone, opts.weights, opts.pooling).to(device, memory_format=torch.channels_last)
     generator = torch.Generator().manual_seed(opts.seed)
-    done, cost = sum(p.steps[:k]), sum(s * u for s, u in zip(p.steps[:k], unit[:k]))
+    done, cost = sum(p.steps[:k]), sum(s * u for s, u in zip(p.steps[:k], unit[:k], strict=True))
     for level in range(k, len(p.sizes)):
         size, prev = p.sizes[level], p.sizes[max(level - 1, 0)]
         c = resize(content, size)
@@ -344,7 +346,7 @@ def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: StyleOp
         s_grams = _style_targets(vgg, styles, blend, opts, max(size) * opts.style_scale, p.tile)
         step = 0
 
-        def report(losses: dict[str, float], image: torch.Tensor) -> None:
+        def report(losses: dict[str, float], image: torch.Tensor, level: int = level) -> None:
             nonlocal done, cost, step
             done, cost, step = done + 1, cost + unit[level], step + 1
             if progress is not None:
@@ -363,7 +365,7 @@ def _style_targets(vgg: VGG, styles: Sequence[torch.Tensor], blend: Sequence[flo
     """Blend-weighted style Grams, each style image resized to ``long_side`` and summed over tiles."""
     total = float(sum(blend))
     out: dict[str, torch.Tensor] = {}
-    for img, w in zip(styles, blend):
+    for img, w in zip(styles, blend, strict=True):
         if w:
             g = tiled_grams(vgg, resize(img, fit_long_side(img.shape, long_side)), opts.style_layers, tile,
                             opts.precision)

@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Union
 
 import numpy as np
 import torch
@@ -69,7 +68,7 @@ from ..io.images import ImageLike, load_image, resize_long_side, to_tensor
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYER = "relu4_2"
-MaskLike = Union[np.ndarray, torch.Tensor, Image.Image]
+MaskLike = np.ndarray | torch.Tensor | Image.Image
 
 
 # --- pure computations ---------------------------------------------------------------

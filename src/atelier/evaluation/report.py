@@ -119,7 +119,8 @@ def plot_metrics(ev: Evaluation, path: Path) -> None:
     cols = 3
     rows = (len(keys) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
-    for ax, (key, label) in zip(axes.flat, keys):
+    # the grid has rows * cols >= len(keys) panels; the spare ones are switched off below
+    for ax, (key, label) in zip(axes.flat, keys, strict=False):
         for i, col in enumerate(ev.columns):
             vals = [r[key] for r in ev.rows if r["method"] == col and key in r and not math.isnan(r[key])]
             if vals:
@@ -168,7 +169,8 @@ def html_page(ev: Evaluation, folder: EvalDir) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in ["content", "style"] + methods_)
     body = []
     for p in ev.pairs:
-        cells = [f'<td><img src="inputs/{p.id}_content.jpg" alt="content"><div>{html.escape(Path(p.content).name)}</div></td>',
+        cells = [f'<td><img src="inputs/{p.id}_content.jpg" alt="content">'
+                 f'<div>{html.escape(Path(p.content).name)}</div></td>',
                  f'<td><img src="inputs/{p.id}_style.jpg" alt="style"><div>{html.escape(p.artist)}</div></td>']
         for m in methods_:
             r = rows_by.get((m, p.id))
@@ -182,6 +184,8 @@ def html_page(ev: Evaluation, folder: EvalDir) -> str:
             cells.append(f'<td><img src="{html.escape(rel)}" alt="{html.escape(m)}"><div>{note}</div></td>')
         body.append(f"<tr><th>{p.id}</th>{''.join(cells)}</tr>")
     missing = "".join(f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>" for k, v in ev.unavailable.items())
+    plots = ('<img src="metrics.png" style="max-width:100%;max-height:none">'
+             '<img src="quality_vs_time.png" style="max-width:100%;max-height:none">')
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Atelier evaluation</title>
 <style>body{{font-family:sans-serif;margin:1em}}td,th{{vertical-align:top;padding:4px;font-size:12px}}
@@ -192,7 +196,7 @@ img{{max-width:220px;max-height:220px;display:block}}</style></head>
 </table>
 {f'<h2>Unavailable methods</h2><ul>{missing}</ul>' if missing else ''}
 <p>Summary table: <a href="report.md">report.md</a>; per-pair numbers: <a href="pairs.csv">pairs.csv</a>.</p>
-<p><img src="metrics.png" style="max-width:100%;max-height:none"><img src="quality_vs_time.png" style="max-width:100%;max-height:none"></p>
+<p>{plots}</p>
 </body></html>
 """
 

@@ -253,7 +253,7 @@ def evaluate(data: Path, out: Path, opts: EvalOptions, progress: Callable[[str],
     rows: list[dict] = []
     failures: dict[str, int] = {}
     for pair in pairs:
-        ref = cached_measure(folder, REFERENCE, pair, lambda: _input(pair.content, opts.size), opts.size)
+        ref = cached_measure(folder, REFERENCE, pair, lambda pair=pair: _input(pair.content, opts.size), opts.size)
         rows.append({"method": REFERENCE, "pair": pair.id, "seconds": math.nan, **ref})
     tasks = [(out, method.name, pair, opts) for method in runnable for pair in pairs]
     found: dict[int, dict] = {}
@@ -285,7 +285,7 @@ def add_deception(folder: EvalDir, data: Path, pairs: Sequence[Pair], rows: list
     clf = classifier.train_from_manifest(data, held_out=[p.style for p in pairs], min_works=opts.min_works)
     by_id = {p.id: p for p in pairs}
     originals = classifier.predict_artist(clf, [p.style for p in pairs])
-    held_acc = float(np.mean([pred == p.artist for pred, p in zip(originals, pairs)]))
+    held_acc = float(np.mean([pred == p.artist for pred, p in zip(originals, pairs, strict=True)]))
     for row in rows:
         pair = by_id[row["pair"]]
         image = _input(pair.content, opts.size) if row["method"] == REFERENCE else folder.result(row["method"], pair)

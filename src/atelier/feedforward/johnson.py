@@ -27,6 +27,7 @@ from .model import StylizeOptions, Training
 
 CONTENT_LAYER = "relu4_2"
 STYLE_LAYERS = PRESETS["classic"]["style_layers"]
+DEFAULT_OPTIONS = StylizeOptions()  # frozen: one shared default for stylize
 
 
 def conv_block(c_in: int, c_out: int, kernel: int, stride: int = 1, upsample: bool = False,
@@ -91,7 +92,7 @@ class Johnson(nn.Module):
         return Path(image).stem.replace("__", ": ").replace("_", " ") or "its trained style"
 
     def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[dict[str, torch.Tensor]] = (),
-                weights: Sequence[float] = (), options: StylizeOptions = StylizeOptions()) -> torch.Tensor:
+                weights: Sequence[float] = (), options: StylizeOptions = DEFAULT_OPTIONS) -> torch.Tensor:
         """The learned style applied to ``content``; ``alpha`` < 1 mixes the content back in
         (pixel space). ``styles`` are ignored: the style is in the weights."""
         out, alpha = self.net(content), options.alpha
@@ -111,7 +112,8 @@ class Johnson(nn.Module):
         out = self.net(content)
         feats = vgg(out, [CONTENT_LAYER, *STYLE_LAYERS])
         l_c = content_loss(feats[CONTENT_LAYER], fc)
-        l_s = sum(gram_loss(gram(feats[k]), targets[k].expand(len(out), -1, -1)) for k in STYLE_LAYERS) / len(STYLE_LAYERS)
+        l_s = sum(gram_loss(gram(feats[k]), targets[k].expand(len(out), -1, -1))
+                  for k in STYLE_LAYERS) / len(STYLE_LAYERS)
         l_tv = tv_loss(out)
         s = self._config
         total = l_c + s["style_weight"] * l_s + s["tv_weight"] * l_tv

@@ -80,7 +80,8 @@ def decoder_level(convs: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> int:
 def _fill(convs: Sequence[nn.Conv2d], weights: Sequence[tuple[torch.Tensor, torch.Tensor]], what: str) -> None:
     if len(weights) < len(convs):
         raise UsageError(f"{what}: {len(weights)} convs, need {len(convs)}")
-    for i, (conv, (w, b)) in enumerate(zip(convs, weights)):
+    # strict=False: ``weights`` may hold more convs than ``convs`` (checked above); the extra ones are unused
+    for i, (conv, (w, b)) in enumerate(zip(convs, weights, strict=False)):
         if w.shape != conv.weight.shape:
             raise UsageError(f"{what}: conv {i} has shape {tuple(w.shape)}, expected {tuple(conv.weight.shape)}")
         conv.weight.data.copy_(w)

@@ -125,7 +125,8 @@ def load(method: str, path: str | os.PathLike | None = None, device: str | torch
         return cls.pretrained().to(device).eval().requires_grad_(False)
     p = Path(path) if path is not None else shipped_path(method)
     if not p.is_file():
-        where = f"no trained {method} model at {p}" if path is not None else f"no {method} model ships with this install"
+        where = (f"no trained {method} model at {p}" if path is not None
+                 else f"no {method} model ships with this install")
         raise UsageError(f"{where}; {_how_to_train(method)}")
     try:
         with safe_open(str(p), "pt") as fh:
@@ -135,7 +136,8 @@ def load(method: str, path: str | os.PathLike | None = None, device: str | torch
         raise UsageError(f"cannot read model file {p}: {str(exc).splitlines()[0]}") from None
     found = meta.get("atelier_method")
     if found != method:
-        raise UsageError(f"{p} holds {'a ' + repr(found) if found else 'no Atelier'} model, not {method}; {_how_to_train(method)}")
+        raise UsageError(f"{p} holds {'a ' + repr(found) if found else 'no Atelier'} model, not {method}; "
+                         f"{_how_to_train(method)}")
     if meta.get("atelier_format") != FORMAT:
         raise UsageError(f"{p} has model format {meta.get('atelier_format')!r}; this Atelier reads format {FORMAT}")
     model = cls(**json.loads(meta.get("config", "{}")))

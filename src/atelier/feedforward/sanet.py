@@ -115,7 +115,7 @@ class SANetModel(nn.Module):
         content's own (identity) transform."""
         alpha, w1, w2 = options.alpha, options.sanet_w1, options.sanet_w2
         fc = vgg(content, self.style_layers)
-        t = sum(w * self.transform(fc, s, w1, w2) for s, w in zip(styles, weights))
+        t = sum(w * self.transform(fc, s, w1, w2) for s, w in zip(styles, weights, strict=True))
         if alpha < 1:
             t = alpha * t + (1 - alpha) * self.transform(fc, fc, w1, w2)
         return self.decoder(t)

@@ -171,7 +171,7 @@ def _wct(model: nn.Module, vgg: VGG, x: torch.Tensor, styles: Sequence[Any], wei
         canvas = Canvas(tuple(x.shape[-2:]), device=x.device)
         for t in grid:
             fc = vgg(_window(x, t), [layer])[layer].float()
-            mixed = sum(w * whiten_colour(fc, f[layer], stats) for f, w in zip(styles, weights))
+            mixed = sum(w * whiten_colour(fc, f[layer], stats) for f, w in zip(styles, weights, strict=True))
             canvas.add(t, model.decoders[layer](alpha * mixed + (1 - alpha) * fc), margin)
         x = canvas.result().to(x.dtype)
     return x
@@ -199,7 +199,8 @@ class TiledTransformer(nn.Module):
                     for t in grid:
                         window = _window(image, t)
 
-                        def gather(_m: nn.Module, args: tuple, t: Tile = t, h: int = window.shape[-2]) -> None:
+                        def gather(_m: nn.Module, args: tuple, t: Tile = t, h: int = window.shape[-2],
+                                   acc: Moments = acc) -> None:
                             acc.add(t.crop(args[0].float(), h // args[0].shape[-2]))
                             raise _Stop
 

@@ -53,12 +53,16 @@ class TrainOptions:
     batch: int = option_field(4, "crops per step")
     steps: int = option_field(2000, "train until this many steps in total (a resumed run continues counting)")
     lr: float | None = option_field(None, "Adam learning rate (default: 1e-4, johnson 1e-3)")
-    style_weight: float | None = option_field(None, "style loss weight (default: the method's, see docs/feedforward.md)")
+    style_weight: float | None = option_field(None, "style loss weight "
+                                                    "(default: the method's, see docs/feedforward.md)")
     out: str | None = option_field(None, "run folder for checkpoints and logs (default runs/METHOD)")
     resume: bool = option_field(False, "continue from OUT/state.pt")
-    init: Sequence[str] = option_field((), "warm-start from .safetensors model(s), comma-separated: copy every tensor whose name and shape match (later files win)")
-    init_rename: Sequence[str] = option_field((), "with --init: rename tensor-name prefixes OLD=NEW first, e.g. decoders.relu4_1.=decoder. (a WCT decoder into AdaIN)")
-    levels: Sequence[int] = option_field((), "wct only: the decoder levels to train, e.g. 4 or 5,3,2,1 (default all five)")
+    init: Sequence[str] = option_field((), "warm-start from .safetensors model(s), comma-separated: "
+                                           "copy every tensor whose name and shape match (later files win)")
+    init_rename: Sequence[str] = option_field((), "with --init: rename tensor-name prefixes OLD=NEW first, "
+                                                  "e.g. decoders.relu4_1.=decoder. (a WCT decoder into AdaIN)")
+    levels: Sequence[int] = option_field((), "wct only: the decoder levels to train, e.g. 4 or 5,3,2,1 "
+                                             "(default all five)")
     checkpoint_minutes: float = option_field(5.0, "minutes between checkpoints")
     seed: int = option_field(0, "random seed (crops, flips, initial weights)")
     threads: int = option_field(0, "CPU threads for torch (0: torch's default)")
@@ -159,7 +163,7 @@ def plot_losses(log: Path, out: Path, smooth: int = 25) -> None:
     names = [k for k in rows[0] if k not in ("step", "seconds")]
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3), squeeze=False)
     steps = torch.tensor([float(r["step"]) for r in rows])
-    for ax, name in zip(axes[0], names):
+    for ax, name in zip(axes[0], names, strict=True):
         v = torch.tensor([float(r[name]) for r in rows])
         k = min(smooth, len(v))
         mean = torch.nn.functional.avg_pool1d(v[None, None], k, stride=1)[0, 0]

@@ -52,18 +52,26 @@ SHARED_WITH_GATYS = ("method", "size", "style_size", "style_blend", "color", "pr
 class FeedForwardOptions:
     """Settings of one feed-forward stylization (mapped 1:1 to ``atelier transfer`` options)."""
 
-    method: str = option_field("adain", "adain | wct | sanet | johnson | ghiasi (pretrained, any style) | multistyle (26 built-in styles)")
+    method: str = option_field("adain", "adain | wct | sanet | johnson | ghiasi (pretrained, any style) "
+                                        "| multistyle (26 built-in styles)")
     size: int = option_field(512, "long side of the output in pixels (the photo is shrunk or upscaled to it)")
     style_size: int | None = option_field(None, "long side the style images are shrunk to (default: --size)")
     alpha: float = option_field(1.0, "style strength in [0, 1] (0 gives back the content)")
     style_blend: Sequence[float] | None = option_field(None, "one weight per style image, comma-separated (normalised)")
     sanet_w1: float = option_field(1.0, "SANet: weight W1 of the relu4_1 attention branch (local patterns)")
     sanet_w2: float = option_field(1.0, "SANet: weight W2 of the relu5_1 attention branch (global layout)")
-    style_index: str | None = option_field(None, "multistyle: built-in style 0-25, or a mix such as 3:0.5,12:0.5 (default 0); see `atelier multistyle-sheet`")
-    shifts: int = option_field(1, "ghiasi, multistyle: average over 1, 4 or 16 translations of the network's 4-px stride grid (removes its faint periodic pattern; N x the time)")
-    wct_levels: Sequence[int] = option_field((4, 3, 2, 1), "WCT: levels to transform, coarse to fine, among 5,4,3,2,1 (relu5_1..relu1_1); see docs/feedforward.md for why 5 is off by default")
-    model: str | None = option_field(None, "weights file (.safetensors) from `atelier train` or `atelier import-weights` (default: the shipped model; ghiasi, multistyle: the pretrained one)")
-    color: str = option_field("none", "colour preservation: none | luminance (keep content chroma) | match (recolour styles first)")
+    style_index: str | None = option_field(None, "multistyle: built-in style 0-25, or a mix such as 3:0.5,12:0.5 "
+                                                 "(default 0); see `atelier multistyle-sheet`")
+    shifts: int = option_field(1, "ghiasi, multistyle: average over 1, 4 or 16 translations of the network's "
+                                  "4-px stride grid (removes its faint periodic pattern; N x the time)")
+    wct_levels: Sequence[int] = option_field((4, 3, 2, 1), "WCT: levels to transform, coarse to fine, among 5,4,3,2,1 "
+                                                           "(relu5_1..relu1_1); see docs/feedforward.md "
+                                                           "for why 5 is off by default")
+    model: str | None = option_field(None, "weights file (.safetensors) from `atelier train` or "
+                                           "`atelier import-weights` (default: the shipped model; "
+                                           "ghiasi, multistyle: the pretrained one)")
+    color: str = option_field("none", "colour preservation: none | luminance (keep content chroma) "
+                                      "| match (recolour styles first)")
     precision: str = option_field("auto", "auto (bf16 autocast) | bf16 | fp32")
     device: str = option_field("auto", "auto | cpu | cuda")
     max_memory: str | None = option_field(None, "memory budget such as 3G or 512M (default: min(6 GiB, RAM/3)); "
@@ -90,13 +98,15 @@ class FeedForwardOptions:
             raise UsageError("sanet_w1 and sanet_w2 cannot both be 0")
         if self.style_blend is not None:
             if len(self.style_blend) != max(n_styles, 1):
-                raise UsageError(f"style_blend needs one weight per style image ({n_styles}), got {len(self.style_blend)}")
+                raise UsageError(f"style_blend needs one weight per style image ({n_styles}), "
+                                 f"got {len(self.style_blend)}")
             if not all(math.isfinite(w) and w >= 0 for w in self.style_blend) or sum(self.style_blend) <= 0:
                 raise UsageError("style_blend weights must be finite, >= 0 and not all 0")
         if self.color not in COLORS:
             raise UsageError(f"color must be one of {', '.join(COLORS)}, got {self.color!r}")
         if not needs_style and self.color == "match":
-            raise UsageError(f"{self.method} has its style built in: use --color luminance to keep the content's colours")
+            raise UsageError(f"{self.method} has its style built in: "
+                             "use --color luminance to keep the content's colours")
         if self.shifts not in SHIFTS or isinstance(self.shifts, bool):
             raise UsageError(f"shifts must be one of {', '.join(map(str, SHIFTS))}, got {self.shifts!r}")
         if self.style_index is not None:
@@ -223,7 +233,8 @@ def transfer(content: ImageLike, styles: Sequence[ImageLike] = (), options: Feed
     model = cached_model(opts.method, opts.model, str(device))
     vgg = load_vgg().to(device, memory_format=torch.channels_last)
     start = time.perf_counter()
-    out = to_pil(stylize_tensor(model, vgg, to_tensor(c_img).to(device), [to_tensor(s).to(device) for s in s_imgs], opts))
+    out = to_pil(stylize_tensor(model, vgg, to_tensor(c_img).to(device),
+                                [to_tensor(s).to(device) for s in s_imgs], opts))
     seconds = time.perf_counter() - start
     if alpha is not None:
         out.putalpha(alpha.resize(out.size, Image.LANCZOS))

@@ -107,7 +107,7 @@ class WCT(nn.Module):
         for layer in map(relu_layer, self.chosen_levels(levels)):
             decoder = self.decoders[layer]
             fc = vgg(x, [layer])[layer].float()
-            mixed = sum(w * whiten_colour(fc, f[layer]) for f, w in zip(styles, weights))
+            mixed = sum(w * whiten_colour(fc, f[layer]) for f, w in zip(styles, weights, strict=True))
             x = decoder(alpha * mixed + (1 - alpha) * fc)
         return x
 

@@ -22,7 +22,7 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,7 +33,7 @@ from ..base.files import atomic_files, atomic_write
 
 MAX_PIXELS = 80_000_000  # ~ 9000 x 9000; larger inputs are refused, not decoded
 MIN_SIDE = 16  # VGG's relu5_1 lies behind four 2x poolings: narrower images cannot be processed
-ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray, torch.Tensor]
+ImageLike = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
 
 
 def _open(path: Path) -> Image.Image:
@@ -51,8 +51,8 @@ def _decode(src: Path | io.BytesIO, name: str) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # Pillow's notes on damaged metadata: not for users
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            opened = open(src, "rb") if isinstance(src, Path) else contextlib.nullcontext(src)
-            with opened as fh:  # closed whatever happens (a long library build meets many bad files)
+            # closed whatever happens (a long library build meets many bad files)
+            with (open(src, "rb") if isinstance(src, Path) else contextlib.nullcontext(src)) as fh:
                 img = Image.open(fh)
                 img.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

@@ -45,7 +45,6 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image
@@ -62,7 +61,7 @@ from ..io.images import ImageLike, load_image, shrink_long_side, style_side
 from . import starter as starter_library
 from .store import Hit, StyleLibrary, file_sha256
 
-LibraryLike = Union[StyleLibrary, str, os.PathLike, None]
+LibraryLike = StyleLibrary | str | os.PathLike | None
 COPY_SLACK = 4  # extra hits fetched so that skipped copies of the query do not shorten the list
 PAPER_THRESHOLD = 4700.0  # 90.7 % of the 635 shared artworks have a neighbour within it (docs/library.md)
 CONFIGS = ("atelier", "paper")
@@ -81,7 +80,8 @@ class AugmentOptions:
     query_weight: float | None = field(default=0.85, metadata={
         "help": "share of the query in the averaged Gram matrices; the neighbours split the rest equally "
                 "(None in Python, or --augment-config paper: equal weights 1/(n+1))"})
-    pool: int = field(default=8, metadata={"help": "variants: draw neighbour subsets from this many nearest candidates"})
+    pool: int = field(default=8, metadata={
+        "help": "variants: draw neighbour subsets from this many nearest candidates"})
     library: str | None = field(default=None, metadata={
         "help": "style library file [default: $ATELIER_LIBRARY or ~/.cache/atelier/library.sqlite]"})
     augment_config: str = field(default="atelier", metadata={
@@ -260,7 +260,7 @@ def stylize_with(content: ImageLike, candidates: Candidates, hits: Sequence[Hit]
         "threshold": aug.threshold if candidates.threshold is None else candidates.threshold,
         "config": aug.augment_config, "recolor": aug.recolor, "query_weight": weights[0], "notes": notes,
         "neighbours": [{"id": h.entry.id, "path": h.entry.path, "artist": h.entry.artist, "title": h.entry.title,
-                        "distance": round(h.distance, 3), "weight": w} for h, w in zip(used, weights[1:])],
+                        "distance": round(h.distance, 3), "weight": w} for h, w in zip(used, weights[1:], strict=True)],
     }
     return out
 

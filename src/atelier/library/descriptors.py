@@ -43,7 +43,8 @@ class DescriptorConfig:
     """How a style descriptor is computed (stored with every library)."""
 
     layers: Sequence[str] = field(default=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
-                                  metadata={"help": "feature layers whose channel means form the descriptor, comma-separated"})
+                                  metadata={"help": "feature layers whose channel means form the descriptor, "
+                                                    "comma-separated"})
     size: int = field(default=256, metadata={"help": "long side (px) the image is resized to before embedding"})
     backbone: str = field(default="vgg19", metadata={"help": "vgg19 | vgg16 (vgg16 needs --weights)"})
     weights: str | None = field(default=None, metadata={

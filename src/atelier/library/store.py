@@ -404,7 +404,7 @@ class StyleLibrary:
         skip = 0 if exclude_sha256 is None else self.conn.execute(
             "SELECT count(*) FROM artworks WHERE sha256 = ?", (exclude_sha256,)).fetchone()[0]
         dist2, pos = index.search(query, min(len(ids), int(k) + skip))
-        found = [(int(ids[p]), float(np.sqrt(max(d, 0.0)))) for d, p in zip(dist2[0], pos[0]) if p >= 0]
+        found = [(int(ids[p]), float(np.sqrt(max(d, 0.0)))) for d, p in zip(dist2[0], pos[0], strict=True) if p >= 0]
         entries = self._entries_by_id([i for i, _ in found])
         hits = [Hit(entries[i], d) for i, d in found if entries[i].sha256 != exclude_sha256]
         if threshold is not None:
@@ -428,7 +428,7 @@ class StyleLibrary:
         """
         files, unreachable = find_images(roots)
         report = UpdateReport(skipped=list(unreachable))
-        known = {r[0]: (r[1], dict(zip(("artist", "title", "movement"), r[2:])))
+        known = {r[0]: (r[1], dict(zip(("artist", "title", "movement"), r[2:], strict=True)))
                  for r in self.conn.execute("SELECT path, sha256, artist, title, movement FROM artworks")}
         for i, path in enumerate(files):
             if progress is not None:

@@ -63,7 +63,8 @@ BACKENDS = PORTRAIT_BACKENDS  # gatys, or a feed-forward method declaring portra
 class PortraitOptions:
     """How portrait mode segments the content and weights the losses (see module doc)."""
 
-    portrait_mode: str = option_field("regions", "regions (one optimization, spatial loss weights) | twopass (composite of two)")
+    portrait_mode: str = option_field("regions", "regions (one optimization, spatial loss weights) "
+                                                 "| twopass (composite of two)")
     segmenter: str = option_field("auto", "person segmenter: auto (selfie + pose) | selfie | landscape | pose")
     background_style: float = option_field(2.0, "style weight multiplier on the background")
     person_style: float = option_field(0.1, "style weight multiplier on the person")
@@ -72,7 +73,8 @@ class PortraitOptions:
     mask_threshold: float = option_field(0.5, "person mask threshold before refinement")
     feather: float = option_field(0.01, "mask feathering (Gaussian sigma) as a fraction of the long side")
     max_faces: int = option_field(8, "at most this many faces are protected")
-    mask: str | None = option_field(None, "your own person mask image (any size; white = person), instead of segmentation")
+    mask: str | None = option_field(None, "your own person mask image (any size; white = person), "
+                                          "instead of segmentation")
     invert_mask: bool = option_field(False, "the mask marks the background, not the person")
     require_person: bool = option_field(False, "fail when no person is found instead of stylizing the whole image")
     backend: str = option_field("gatys", "gatys (optimization) | sanet | ghiasi (feed-forward, always two passes: "

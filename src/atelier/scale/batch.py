@@ -61,7 +61,8 @@ class Item:
 
 
 def folder_images(root: Path, exclude: Path | None = None) -> list[Path]:
-    """The images under ``root`` (by extension, recursively, sorted, hidden files and folders and ``exclude`` left out)."""
+    """The images under ``root`` (by extension, recursively, sorted, hidden files and folders and ``exclude``
+    left out)."""
     skip = exclude.resolve() if exclude is not None else None
     found = []
     for path in sorted(root.rglob("*")):
@@ -87,8 +88,8 @@ def plan(input_dir: str | os.PathLike, out_dir: str | os.PathLike, recipe: Recip
     inputs = folder_images(root, exclude=out)
     names: list[str] = [p.relative_to(root).with_suffix(suffix).as_posix() for p in inputs]
     taken = Counter(names)
-    names = [p.relative_to(root).as_posix() + suffix if taken[n] > 1 else n for p, n in zip(inputs, names)]
-    return [Item(str(p), str(out / n), n, recipe) for p, n in zip(inputs, names)]
+    names = [p.relative_to(root).as_posix() + suffix if taken[n] > 1 else n for p, n in zip(inputs, names, strict=True)]
+    return [Item(str(p), str(out / n), n, recipe) for p, n in zip(inputs, names, strict=True)]
 
 
 def read_manifest(path: str | os.PathLike) -> dict[str, dict[str, Any]]:

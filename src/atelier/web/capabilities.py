@@ -94,7 +94,8 @@ def portrait_status() -> dict[str, Any]:
 
 
 def detect(library: str | None = None) -> dict[str, Any]:
-    """``{"methods", "feedforward", "instant", "trained_styles", "features": {"library": {...}, "portrait": {...}}}``."""
+    """``{"methods", "feedforward", "instant", "trained_styles",
+    "features": {"library": {...}, "portrait": {...}}}``."""
     ff = feedforward_methods()
     return {"methods": ["gatys", *ff], "feedforward": ff, "instant": instant_method(ff),
             "trained_styles": trained_styles(ff),

@@ -58,7 +58,8 @@ class ServeOptions:
     max_waiting_per_session: int = option_field(4, "jobs one browser session may have waiting")
     max_requests: int = option_field(64, "requests served at the same time (more are answered 503)")
     library: str | None = option_field(None, "style library file for search and augmentation "
-                                        "(none given: $ATELIER_LIBRARY or ~/.cache/atelier/library.sqlite, when present)")
+                                        "(none given: $ATELIER_LIBRARY or ~/.cache/atelier/library.sqlite, "
+                                        "when present)")
 
     def validate(self) -> ServeOptions:
         """Raise :class:`UsageError` for out-of-range settings (typed by the command line); return self."""

@@ -32,7 +32,6 @@ import importlib
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Optional
 
 from PIL import Image
 
