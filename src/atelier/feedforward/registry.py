@@ -17,7 +17,6 @@ import importlib
 import importlib.resources
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..base.errors import UsageError
+from ..base.files import atomic_write
 from ..io.images import write_json
 from .model import FeedForwardModel
 
@@ -93,15 +93,8 @@ def save(model: nn.Module, path: str | os.PathLike, card: dict[str, Any] | None 
     path = Path(path)
     tensors = {k: v.detach().to(torch.float16).contiguous().cpu() for k, v in model.state_dict().items()}
     meta = {"atelier_method": model.method, "atelier_format": FORMAT, "config": json.dumps(model.config())}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=meta)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
     write_json(card_path(path), {"method": model.method, "config": model.config(), **(card or {})})
     return path
 

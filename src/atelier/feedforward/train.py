@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import math
-import os
 import platform
 import signal
 import time
@@ -32,10 +31,12 @@ from typing import Any
 
 import torch
 
+from ..base.checks import check_choice, check_int, check_number, fail
 from ..base.errors import UsageError
+from ..base.files import atomic_write
 from ..base.version import __version__
 from ..core.device import autocast
-from ..core.options import check_seed, option_field
+from ..core.options import PRECISIONS, check_seed, option_field
 from ..core.vgg import load_vgg
 from ..io.images import load_image, resize_long_side, to_tensor
 from . import registry
@@ -77,16 +78,15 @@ class TrainOptions:
             raise UsageError(f"--style {'IMAGE' if training.style_data == 'image' else 'DIR'} is required for {method}")
         if training.style_data == "image" and (len(self.style) != 1 or not Path(self.style[0]).is_file()):
             raise UsageError(f"{method} learns one style: give --style PATH to one image file")
-        for name in ("size", "batch", "steps"):
-            if getattr(self, name) < 1:
-                raise UsageError(f"--{name} must be at least 1")
-        check_seed(self.seed, "--seed")
-        if self.size < 32 or self.size % 16:
-            raise UsageError("--size must be a multiple of 16, at least 32")
-        if self.precision not in ("auto", "bf16", "fp32"):
-            raise UsageError("--precision must be auto, bf16 or fp32")
-        if (self.lr is not None and not self.lr > 0) or self.checkpoint_minutes <= 0:
-            raise UsageError("--lr and --checkpoint-minutes must be positive")
+        for name in ("batch", "steps"):
+            check_int(name, getattr(self, name), 1)
+        check_seed(self.seed)
+        if check_int("size", self.size, 32) % 16:
+            raise fail("size", "a multiple of 16, at least 32", self.size)
+        check_choice("precision", self.precision, PRECISIONS)
+        if self.lr is not None:
+            check_number("lr", self.lr, 0, lo_open=True)
+        check_number("checkpoint_minutes", self.checkpoint_minutes, 0, lo_open=True)
         if self.resume and self.init:
             raise UsageError("--init starts a new run; it cannot be combined with --resume")
         if self.init_rename and not self.init:
@@ -174,10 +174,9 @@ def plot_losses(log: Path, out: Path, smooth: int = 25) -> None:
         if (v > 0).all():
             ax.set_yscale("log")
     fig.tight_layout()
-    tmp = out.with_name(f".{out.name}.part.png")
-    fig.savefig(tmp, dpi=90)
+    with atomic_write(out) as tmp:
+        fig.savefig(tmp, dpi=90)
     plt.close(fig)
-    os.replace(tmp, out)
 
 
 @dataclass
@@ -333,10 +332,10 @@ def _step(run: _Run, vgg: torch.nn.Module, data: _Data) -> dict[str, float]:
 def _checkpoint(run: _Run, data: _Data, last_losses: dict[str, float]) -> Path:
     """Write ``state.pt`` (atomically), the exported model with its card, and the loss plot."""
     opts = run.opts
-    torch.save({"method": run.method, "config": run.model.config(), "model": run.model.state_dict(),
-                "optimizer": run.optim.state_dict(), "generator": run.gen.get_state(), "step": run.step,
-                "seconds": run.seconds, "options": dataclasses.asdict(opts)}, run.out / ".state.pt.part")
-    os.replace(run.out / ".state.pt.part", run.state_file)
+    with atomic_write(run.state_file) as tmp:
+        torch.save({"method": run.method, "config": run.model.config(), "model": run.model.state_dict(),
+                    "optimizer": run.optim.state_dict(), "generator": run.gen.get_state(), "step": run.step,
+                    "seconds": run.seconds, "options": dataclasses.asdict(opts)}, tmp)
     card = {
         "steps": run.step, "batch": opts.batch, "crop_size": opts.size, "images_seen": run.step * opts.batch,
         "learning_rate": run.lr, "train_seconds": round(run.seconds), "final_losses": last_losses,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,10 +14,11 @@ from typing import Any
 import torch
 from PIL import Image
 
+from ..base.checks import check_choice, check_int, check_number, fail
 from ..base.errors import UsageError
 from ..core import color
 from ..core.device import autocast, pick_device
-from ..core.options import check_tiling, option_field
+from ..core.options import check_tiling, check_weights, option_field
 from ..core.record import describe_input, metadata, upscale_record
 from ..core.vgg import VGG, load_vgg
 from ..io import starter
@@ -84,31 +84,28 @@ class FeedForwardOptions:
         if needs_style and n_styles == 0:
             raise UsageError(f"{self.method} needs at least one style image")
         for name in ("size", "style_size"):
-            v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 32 <= v <= MAX_SIDE):
-                raise UsageError(f"{name} must be an integer between 32 and {MAX_SIDE}, got {v!r}")
-        for name, lo, hi in (("alpha", 0.0, 1.0), ("sanet_w1", 0.0, math.inf), ("sanet_w2", 0.0, math.inf)):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
-                raise UsageError(f"{name} must be a number in [{lo:g}, {hi:g}], got {v!r}")
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name), 32, MAX_SIDE)
+        check_number("alpha", self.alpha, 0, 1)
+        check_number("sanet_w1", self.sanet_w1, 0)
+        check_number("sanet_w2", self.sanet_w2, 0)
         if not self.wct_levels or any(v not in (1, 2, 3, 4, 5) for v in self.wct_levels) \
                 or len(set(self.wct_levels)) != len(self.wct_levels):
-            raise UsageError(f"wct_levels must be distinct values among 5,4,3,2,1, got {self.wct_levels!r}")
+            raise fail("wct_levels", "distinct values among 5,4,3,2,1", self.wct_levels)
         if self.sanet_w1 + self.sanet_w2 == 0:
             raise UsageError("sanet_w1 and sanet_w2 cannot both be 0")
         if self.style_blend is not None:
             if len(self.style_blend) != max(n_styles, 1):
                 raise UsageError(f"style_blend needs one weight per style image ({n_styles}), "
                                  f"got {len(self.style_blend)}")
-            if not all(math.isfinite(w) and w >= 0 for w in self.style_blend) or sum(self.style_blend) <= 0:
-                raise UsageError("style_blend weights must be finite, >= 0 and not all 0")
-        if self.color not in COLORS:
-            raise UsageError(f"color must be one of {', '.join(COLORS)}, got {self.color!r}")
+            check_weights("style_blend", self.style_blend)
+        check_choice("color", self.color, COLORS)
         if not needs_style and self.color == "match":
             raise UsageError(f"{self.method} has its style built in: "
                              "use --color luminance to keep the content's colours")
-        if self.shifts not in SHIFTS or isinstance(self.shifts, bool):
-            raise UsageError(f"shifts must be one of {', '.join(map(str, SHIFTS))}, got {self.shifts!r}")
+        if isinstance(self.shifts, bool):
+            raise fail("shifts", f"one of {', '.join(map(str, SHIFTS))}", self.shifts)
+        check_choice("shifts", self.shifts, SHIFTS)
         if self.style_index is not None:
             parse_style_index(self.style_index)
         if self.precision not in ("auto", "bf16", "fp32"):
