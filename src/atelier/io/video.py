@@ -19,13 +19,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import av
 import numpy as np
 from PIL import Image
 
 from ..base.errors import AtelierError, UsageError
 from .images import FORMATS, atomic_files, load_image, save_image
+
+if TYPE_CHECKING:
+    import av
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
 OUTPUT_FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".m4v": "mp4"}
@@ -55,6 +58,7 @@ def frame_files(folder: Path) -> list[Path]:
 
 def open_clip(path: str | os.PathLike, fps: float = 25.0) -> Clip:
     """Probe a video file or a folder of frames (played at ``fps``); ``UsageError`` if unreadable."""
+    import av  # FFmpeg loads only when a video is read or written
     path = Path(path)
     if not path.exists():
         raise UsageError(f"cannot read video {path}: no such file or folder")
@@ -79,6 +83,7 @@ def open_clip(path: str | os.PathLike, fps: float = 25.0) -> Clip:
 
 def read_frames(clip: Clip) -> Iterator[np.ndarray]:
     """The clip's frames, one H x W x 3 uint8 RGB array at a time."""
+    import av  # FFmpeg loads only when a video is read or written
     if clip.folder:
         for f in frame_files(clip.path):
             yield np.array(load_image(f))
@@ -113,6 +118,7 @@ def check_clip_output(path: str | os.PathLike) -> Path:
 
 def audio_note(clip: Clip, out: Path) -> str | None:
     """Why the clip's audio will not be in ``out`` (None when it is copied, or there is none)."""
+    import av  # FFmpeg loads only when a video is read or written
     if clip.audio_codec is None:
         return None
     if out.suffix.lower() not in OUTPUT_FORMATS:
@@ -139,6 +145,7 @@ def write_clip(out: Path, fps: float, audio_from: Clip | None = None, crf: int =
     has no objection), its audio track for the duration of the frames written. A folder name
     gets ``frame_000001.png``, ... .
     """
+    import av  # FFmpeg loads only when a video is read or written
     if out.suffix.lower() not in OUTPUT_FORMATS:
         with _frame_folder(out) as write:
             yield write

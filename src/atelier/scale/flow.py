@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 
@@ -16,6 +15,8 @@ FLOWS = ("dis", "farneback")
 
 def estimate(a: np.ndarray, b: np.ndarray, method: str = "dis") -> torch.Tensor:
     """Flow from frame ``a`` to frame ``b`` (H x W x 3 uint8 RGB): 1 x 2 x H x W, ``b[p + flow(p)] ~ a[p]``."""
+    import cv2  # OpenCV loads only when a video is stylized (not at every `atelier` start)
+
     ga, gb = (cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in (a, b))
     if method == "dis":
         dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
