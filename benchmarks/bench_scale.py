@@ -32,6 +32,7 @@ import numpy as np
 
 from atelier.core import tiled as gatys_tiled
 from atelier.core.budget import GiB
+from atelier.core.device import pick_device, resolve_precision
 from atelier.evaluation.seams import grid_phases, seam_score
 from atelier.feedforward import tiled as ff_tiled
 
@@ -62,7 +63,7 @@ def run(method: str, size: int, extra: list[str], out: Path, gatys: list[str]) -
 def untiled_estimate(method: str, size: int) -> float:
     h, w = round(size * 2304 / 3456), size
     if method == "gatys":
-        return gatys_tiled.untiled_peak((h, w), 1, "auto")
+        return gatys_tiled.untiled_peak((h, w), 1, resolve_precision(pick_device("auto"), "auto"))
     return ff_tiled.MEMORY[method].peak(h * w, h * w)
 
 

@@ -17,6 +17,7 @@ from atelier.base.errors import UsageError
 from atelier.cli import main
 from atelier.core import tiled as gatys_tiled
 from atelier.core.budget import GiB, parse_memory
+from atelier.core.device import pick_device, resolve_precision
 from atelier.core.options import StyleOptions
 from atelier.core.vgg import load_vgg
 from atelier.evaluation.metrics import content_distance, style_distance
@@ -123,7 +124,8 @@ def test_tile_choice_follows_the_budget():
         ff_tiled.tile_for("sanet", (4096, 4096), "3G", None)
     plan = gatys_tiled.plan((1, 3, 3072, 4096), StyleOptions(size=4096, max_memory="6G").resolved())
     assert plan.tiled and plan.tile >= 256 and plan.history >= 2
-    assert gatys_tiled.tiled_peak(plan.sizes[-1], plan.tile, plan.history, "auto") <= 6 * GiB
+    assert gatys_tiled.tiled_peak(plan.sizes[-1], plan.tile, plan.history,
+                                  resolve_precision(pick_device("auto"), "auto")) <= 6 * GiB
 
 
 @pytest.mark.parametrize("method", ["gatys", "adain"])

@@ -25,7 +25,7 @@ import torch
 from ..base.errors import AtelierError, UsageError
 from ..io.images import load_image, to_tensor
 from . import color
-from .device import autocast, pick_device
+from .device import autocast, pick_device, uses_bf16
 from .losses import content_loss, gram, gram_loss, tv_loss
 from .options import StyleOptions
 from .temporal import Anchor, temporal_loss
@@ -94,15 +94,15 @@ def style_grams(vgg: VGG, styles: Sequence[torch.Tensor], blend: Sequence[float]
 _LOW_PRECISION: weakref.WeakKeyDictionary[VGG, VGG] = weakref.WeakKeyDictionary()
 
 
-def _low_precision(vgg: VGG, precision: str) -> VGG:
-    """``vgg`` with its convolutions stored in bf16 when ``precision`` autocasts (else ``vgg``).
+def _low_precision(vgg: VGG, device: torch.device, precision: str) -> VGG:
+    """``vgg`` with its convolutions stored in bf16 when ``precision`` autocasts on ``device`` (else ``vgg``).
 
     Autocast re-casts fp32 weights that do not require grad on every call (its cache keeps
     only leaf tensors that require grad), about 13 M parameters per evaluation; casting once
     gives the same bf16 weights, so the same results. The copy is made once per network (the
     original, shared through ``load_vgg``'s cache, stays fp32); the mean/std buffers stay fp32.
     """
-    if precision == "fp32":
+    if not uses_bf16(device, precision):
         return vgg
     fast = _LOW_PRECISION.get(vgg)
     if fast is None:
@@ -270,7 +270,7 @@ def stylize_tensor(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: 
     torch.manual_seed(opts.seed)
     generator = torch.Generator().manual_seed(opts.seed)
     vgg = load_vgg(opts.backbone, opts.weights, opts.pooling).to(device, memory_format=torch.channels_last)
-    vgg = _low_precision(vgg, opts.precision)
+    vgg = _low_precision(vgg, device, opts.precision)
 
     content = content.to(device)
     styles = [s.to(device) for s in styles]

@@ -35,7 +35,7 @@ import torch
 from ..base.errors import AtelierError, UsageError
 from . import color
 from .budget import MemoryModel, budget, describe
-from .device import autocast, pick_device
+from .device import autocast, pick_device, resolve_precision
 from .gatys import Progress, ProgressFn, Region, pyramid, stylize_tensor
 from .losses import tv_loss
 from .options import StyleOptions
@@ -168,6 +168,7 @@ def untiled_peak(size: tuple[int, int], steps: int, precision: str) -> float:
 
 
 def _activation_bytes(precision: str) -> float:
+    """Activation bytes per pixel for a resolved ``precision`` (bf16 | fp32)."""
     return GATYS_MEMORY.per_pixel * (FP32_FACTOR if precision == "fp32" else 1.0)
 
 
@@ -185,26 +186,27 @@ def plan(content_shape: Sequence[int], opts: StyleOptions) -> Plan:
     sizes = pyramid(final, opts.levels)
     steps = [max(1, round(opts.iterations * opts.coarse_factor ** (len(sizes) - 1 - i))) for i in range(len(sizes))]
     limit = budget(opts.max_memory)
+    precision = resolve_precision(pick_device(opts.device), opts.precision)
     px = final[0] * final[1]
     if opts.tile is not None:
         untiled = max(1, sum(1 for s in sizes if max(s) <= opts.tile))
         return Plan(sizes, steps, untiled, opts.tile, min(steps[-1], MAX_HISTORY), limit)
     untiled = 0
-    while untiled < len(sizes) and untiled_peak(sizes[untiled], steps[untiled], opts.precision) <= limit:
+    while untiled < len(sizes) and untiled_peak(sizes[untiled], steps[untiled], precision) <= limit:
         untiled += 1
     if untiled == len(sizes):
         return Plan(sizes, steps, untiled, 0, 0, limit)
     # half the room left by the image-sized buffers for the tiles' activations, the rest for history
     room = limit - GATYS_MEMORY.peak(0, px) - LBFGS_BYTES * MIN_HISTORY * px
-    side = int(math.sqrt(max(room, 0) / 2 / _activation_bytes(opts.precision)))
+    side = int(math.sqrt(max(room, 0) / 2 / _activation_bytes(precision)))
     tile = min(side - 2 * MARGIN, math.ceil(max(final) / ALIGN) * ALIGN) // ALIGN * ALIGN
     if (untiled == 0 and opts.init != "content") or tile < MIN_TILE:
-        need = tiled_peak(final, MIN_TILE, MIN_HISTORY, opts.precision)
+        need = tiled_peak(final, MIN_TILE, MIN_HISTORY, precision)
         if opts.init != "content":
-            need = max(need, untiled_peak(sizes[0], steps[0], opts.precision))
+            need = max(need, untiled_peak(sizes[0], steps[0], precision))
         raise UsageError(f"max_memory {describe(limit)} is too small for a {final[1]}x{final[0]} Gatys run "
                          f"(it needs about {describe(need)}); raise --max-memory or lower --size")
-    spare = limit - tiled_peak(final, tile, 0, opts.precision)
+    spare = limit - tiled_peak(final, tile, 0, precision)
     history = int(min(steps[-1], MAX_HISTORY, max(MIN_HISTORY, spare // (LBFGS_BYTES * px))))
     return Plan(sizes, steps, untiled, tile, history, limit)
 

@@ -316,7 +316,7 @@ def _step(run: _Run, vgg: torch.nn.Module, data: _Data) -> dict[str, float]:
     """One optimizer step on a fresh batch; its losses as floats (``UsageError`` if one is NaN)."""
     t0 = time.perf_counter()
     content, style = data.batch(run.opts.batch, run.gen, run.device)
-    with autocast(run.device, "fp32" if run.opts.precision == "fp32" else "bf16"):
+    with autocast(run.device, run.opts.precision):
         losses = run.model.training_loss(vgg, content, style)
     run.optim.zero_grad(set_to_none=True)
     losses["loss"].backward()

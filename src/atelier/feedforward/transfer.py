@@ -194,7 +194,7 @@ def stylize_tensor(model: torch.nn.Module, vgg: VGG, content: torch.Tensor, styl
     if getattr(model, "encoder", None) is not None:  # e.g. the authors' normalised VGG (imported weights)
         vgg = model.encoder
     tile = tiled.tile_for(opts.method, tuple(x.shape[-2:]), opts.max_memory, opts.tile)
-    with torch.no_grad(), autocast(x.device, "fp32" if opts.precision == "fp32" else "bf16"):
+    with torch.no_grad(), autocast(x.device, opts.precision):
         feats = [encoded_style(model, vgg, s) for s in styles]
         x = x.contiguous(memory_format=torch.channels_last)
         options = options_for(model, opts)
