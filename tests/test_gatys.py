@@ -162,3 +162,18 @@ def test_progress_counts_every_evaluation(content_img, style_img):
 def test_bf16_copy_leaves_the_shared_network_fp32(plain):
     from atelier.core.vgg import load_vgg
     assert all(c.weight.dtype == torch.float32 for c in load_vgg().convs)
+
+
+def test_precision_auto_is_bf16_only_where_the_device_runs_it_natively(content_img, style_img):
+    import torch
+
+    from atelier.core.device import fast_bf16, resolve_precision, uses_bf16
+
+    cpu = torch.device("cpu")
+    assert not uses_bf16(cpu, "fp32") and uses_bf16(cpu, "bf16")
+    assert uses_bf16(cpu, "auto") == fast_bf16("cpu")
+    resolved = resolve_precision(cpu, "auto")
+    run = {"size": 64, "levels": 1, "iterations": 2, "device": "cpu"}
+    auto = to_tensor(atelier.stylize(content_img, style_img, precision="auto", **run))
+    same = to_tensor(atelier.stylize(content_img, style_img, precision=resolved, **run))
+    assert torch.equal(auto, same)

@@ -113,8 +113,22 @@ def _low_precision(vgg: VGG, device: torch.device, precision: str) -> VGG:
     return fast
 
 
+InitFn = Callable[[torch.Tensor, Sequence[torch.Tensor], StyleOptions], torch.Tensor]
+"""(content 1x3xHxW, styles, options) -> a 1x3xhxw image in 0..1 to start the optimization from."""
+
+INITS: dict[str, InitFn] = {}
+"""Named initial images computed by a higher layer (``ghiasi``: :mod:`atelier.feedforward.transfer`)."""
+
+
+def register_init(name: str, fn: InitFn) -> None:
+    """Make ``opts.init == name`` start from ``fn(content, styles, opts)``."""
+    INITS[name] = fn
+
+
 def _init_image(opts: StyleOptions, content: torch.Tensor, styles: Sequence[torch.Tensor],
                 size: tuple[int, int], generator: torch.Generator) -> torch.Tensor:
+    if opts.init in INITS:
+        return resize(INITS[opts.init](content, styles, opts).to(content.device), size)
     if opts.init == "content":
         return resize(content, size)
     if opts.init == "noise":

@@ -18,6 +18,7 @@ from ..base.checks import check_choice, check_int, check_number, fail
 from ..base.errors import UsageError
 from ..core import color
 from ..core.device import autocast, pick_device
+from ..core.gatys import register_init
 from ..core.options import check_tiling, check_weights, option_field
 from ..core.record import describe_input, metadata, upscale_record
 from ..core.vgg import VGG, load_vgg
@@ -241,3 +242,15 @@ def transfer(content: ImageLike, styles: Sequence[ImageLike] = (), options: Feed
                                    model={k: card.get(k) for k in ("steps", "crop_size", "final_losses", "style_data")},
                                    **upscale_record(photo, out.size))
     return out
+
+
+def ghiasi_init(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: Any) -> torch.Tensor:
+    """Gatys ``--init ghiasi``: the pretrained arbitrary network's result for ``content``
+    (1 x 3 x H x W) and ``styles`` under the Gatys ``opts`` (blend, colour, precision, device)."""
+    ff = from_style_options(opts, "ghiasi")
+    model = cached_model("ghiasi", None, str(content.device))
+    vgg = load_vgg().to(content.device, memory_format=torch.channels_last)
+    return stylize_tensor(model, vgg, content, styles, ff)
+
+
+register_init("ghiasi", ghiasi_init)
