@@ -189,9 +189,11 @@ OpenWriter = Callable[[], contextlib.AbstractContextManager[Writer]]  # e.g. lam
 def stylize_chunked(clip: Clip, styles: Sequence[str], open_writer: OpenWriter,
                     parts: Path, engine: Engine, opts: StyleOptions, video: VideoOptions, method: str = "gatys",
                     feedforward: FeedForwardOptions | None = None, chunk: int = CHUNK, overlap: int = OVERLAP,
-                    progress: FrameProgress | None = None) -> ChunkedResult:
-    """Stylize ``clip`` in chunks on ``engine`` (see the module docs), then write every frame in order
-    into ``open_writer()``. Raises ``AtelierError`` naming the chunks that failed (the others kept in ``parts``)."""
+                    progress: FrameProgress | None = None,
+                    task: Callable[[ChunkTask], dict[str, np.ndarray]] = stylize_chunk) -> ChunkedResult:
+    """Stylize ``clip`` in chunks on ``engine`` (see the module docs; ``task`` runs one chunk), then write
+    every frame in order into ``open_writer()``. Raises ``AtelierError`` naming the chunks that failed
+    (the others kept in ``parts``)."""
     opts, video = opts.resolved(), video.validate()
     check_int("chunk", chunk, 1)
     check_int("overlap", overlap, 1)  # 0 would start every chunk from nothing: the temporal chain broken
@@ -214,7 +216,7 @@ def stylize_chunked(clip: Clip, styles: Sequence[str], open_writer: OpenWriter,
             yield ChunkTask(c, np.stack(frames), tuple(map(str, styles)), opts, video, method, feedforward)
 
     failed: list[tuple[Chunk, str]] = []
-    for outcome in engine.map(stylize_chunk, tasks()):
+    for outcome in engine.map(task, tasks()):
         c = outcome.item.chunk
         if not outcome.ok:
             failed.append((c, outcome.error))
