@@ -11,14 +11,15 @@ import click
 from tqdm import tqdm
 
 from ..base.checks import check_range
+from ..base.engine import make_engine
 from ..base.errors import UsageError
 from ..io import starter
 from ..io.grid import make_grid
 from ..io.images import load_image, save_image
 from ..library import starter as starter_library
 from ..library.descriptors import DescriptorConfig
-from ..library.store import StyleLibrary, UpdateReport, default_library_path, file_sha256, read_metadata_csv
-from .common import check_output, dataclass_from_kwargs, dataclass_options, emit_json, json_option
+from ..library.store import PER_TASK, StyleLibrary, UpdateReport, default_library_path, file_sha256, read_metadata_csv
+from .common import check_output, dataclass_from_kwargs, dataclass_options, emit_json, engine_flags, json_option
 
 
 def library_option(f: Callable) -> Callable:
@@ -59,8 +60,19 @@ def _descriptor_config(kwargs: dict[str, Any]) -> DescriptorConfig | None:
     return dataclass_from_kwargs(DescriptorConfig, given) if given else None
 
 
+def engine_options(f: Callable) -> Callable:
+    """``--engine``, ``--address``, ``--retries`` and ``--per-task`` of `library build` and `add`."""
+    f = click.option("--per-task", default=PER_TASK, show_default=True, type=click.IntRange(1), metavar="N",
+                     help="--engine ray: images per task (the backbone loads once per worker)")(f)
+    return engine_flags(f)
+
+
 def _update(library: str | None, paths: tuple[str, ...], metadata: str | None, prune: bool, quiet: bool,
             kwargs: dict[str, Any]) -> None:
+    engine_name, address = kwargs.pop("engine_name"), kwargs.pop("address")
+    retries, per_task = kwargs.pop("retries"), kwargs.pop("per_task")
+    if engine_name == "local" and address is not None:
+        raise UsageError("--address needs --engine ray")
     path = library_path(library)
     if library is None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,7 +86,12 @@ def _update(library: str | None, paths: tuple[str, ...], metadata: str | None, p
             bar.set_postfix_str(Path(current).name, refresh=True)
 
         try:
-            report = lib.update(paths, meta, prune=prune, progress=progress)
+            if engine_name == "local":
+                report = lib.update(paths, meta, prune=prune, progress=progress)
+            else:
+                with make_engine(engine_name, address, retries) as engine:
+                    report = lib.update(paths, meta, prune=prune, progress=progress, engine=engine,
+                                        per_task=per_task)
         finally:
             bar.close()
         _print_report(report, len(lib), path)
@@ -98,10 +115,12 @@ def library_group() -> None:
 @click.option("--metadata", default=None, metavar="CSV", help="CSV with file,artist,title,movement columns "
               "(file relative to the CSV); default: artist__title from file names")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar")
+@engine_options
 @dataclass_options(DescriptorConfig)
 def build_cmd(directory: str, library: str | None, metadata: str | None, quiet: bool, **kwargs: Any) -> None:
     """Index every image under DIRECTORY (recursively): embed new or changed files only, drop
-    entries whose files are gone. Safe to interrupt and re-run."""
+    entries whose files are gone. Safe to interrupt and re-run. --engine ray computes the
+    descriptors as Ray tasks of --per-task images (docs/library.md)."""
     if not Path(directory).is_dir():
         raise UsageError(f"not a directory: {directory}")
     _update(library, (directory,), metadata, True, quiet, kwargs)
@@ -112,6 +131,7 @@ def build_cmd(directory: str, library: str | None, metadata: str | None, quiet: 
 @library_option
 @click.option("--metadata", default=None, metavar="CSV", help="CSV with file,artist,title,movement columns")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar")
+@engine_options
 @dataclass_options(DescriptorConfig)
 def add_cmd(paths: tuple[str, ...], library: str | None, metadata: str | None, quiet: bool,
             **kwargs: Any) -> None:

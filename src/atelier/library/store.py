@@ -38,6 +38,7 @@ import faiss
 import numpy as np
 
 from ..base.checks import check_int
+from ..base.engine import Engine
 from ..base.errors import AtelierError, UsageError
 from ..io.images import IMAGE_SUFFIXES, load_image
 from .descriptors import DESCRIPTOR_VERSION, DescriptorConfig, backbone_id, describe
@@ -46,6 +47,7 @@ SCHEMA_VERSION = 1
 IVF_MIN = 20_000       # below this many entries search is exact (flat L2)
 IVF_NPROBE = 8         # inverted lists visited per query above IVF_MIN
 STATS_SAMPLE = 2_000   # at most this many vectors enter distance_stats
+PER_TASK = 16          # images per engine task when a build runs on an engine
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -419,8 +421,13 @@ class StyleLibrary:
     # --- writing ---------------------------------------------------------------------
     @_db_errors
     def update(self, roots: Sequence[str | os.PathLike], metadata: dict[str, dict[str, str]] | None = None,
-               prune: bool = False, progress: BuildProgressFn | None = None) -> UpdateReport:
+               prune: bool = False, progress: BuildProgressFn | None = None, engine: Engine | None = None,
+               per_task: int = PER_TASK) -> UpdateReport:
         """Add the images under ``roots``; embed only content not stored yet.
+
+        ``engine``: compute the new descriptors as its tasks, ``per_task`` images each (the backbone
+        loads once per worker; the images must be readable there at the same paths); hashing,
+        storing and the report stay in this process, and give the same rows as without an engine.
 
         ``metadata``: from :func:`read_metadata_csv`; files it does not list get their
         artist/title from their names. ``prune``: also drop rows whose file no longer exists
@@ -430,6 +437,24 @@ class StyleLibrary:
         report = UpdateReport(skipped=list(unreachable))
         known = {r[0]: (r[1], dict(zip(("artist", "title", "movement"), r[2:], strict=True)))
                  for r in self.conn.execute("SELECT path, sha256, artist, title, movement FROM artworks")}
+        if engine is None:
+            self._add_each(files, metadata, known, report, progress)
+        else:
+            self._add_on(engine, files, metadata, known, report, progress, per_task)
+        if progress is not None:
+            progress(len(files), len(files), "")
+        if prune:
+            present = {str(p) for p in files}
+            dirs = [str(Path(r).resolve()) + os.sep for r in roots if Path(r).is_dir()]
+            gone = [p for p in known if p not in present
+                    and (not Path(p).is_file() or any(p.startswith(d) for d in dirs))]
+            report.removed = self._delete(gone)
+        return report
+
+    def _add_each(self, files: Sequence[Path], metadata: dict[str, dict[str, str]] | None,
+                  known: dict[str, tuple[str, dict[str, str]]], report: UpdateReport,
+                  progress: BuildProgressFn | None) -> None:
+        """Store ``files`` one after another in this process (see :meth:`update`)."""
         for i, path in enumerate(files):
             if progress is not None:
                 progress(i, len(files), str(path))
@@ -448,20 +473,81 @@ class StyleLibrary:
                 report.unchanged += 1
             else:
                 (report.reused if added else report.embedded).append(key)
-        if progress is not None:
-            progress(len(files), len(files), "")
-        if prune:
-            present = {str(p) for p in files}
-            dirs = [str(Path(r).resolve()) + os.sep for r in roots if Path(r).is_dir()]
-            gone = [p for p in known if p not in present
-                    and (not Path(p).is_file() or any(p.startswith(d) for d in dirs))]
-            report.removed = self._delete(gone)
-        return report
 
-    def _add_file(self, path: Path, meta: dict[str, str], known: tuple[str, dict[str, str]] | None) -> bool | None:
+    def _add_on(self, engine: Engine, files: Sequence[Path], metadata: dict[str, dict[str, str]] | None,
+                known: dict[str, tuple[str, dict[str, str]]], report: UpdateReport,
+                progress: BuildProgressFn | None, per_task: int) -> None:
+        """Store ``files``, their descriptors computed on ``engine`` in tasks of ``per_task`` images;
+        the same rows and report as :meth:`_add_each`. Hashing and storing stay here."""
+        check_int("per_task", per_task, 1)
+        groups: dict[str, list[tuple[Path, dict[str, str]]]] = {}  # new content -> its files (the first embeds)
+        settled = 0
+        skipped: list[tuple[str, str]] = []
+
+        def skip(key: str, reason: str) -> None:
+            skipped.append((key, reason))
+            if key in known:  # the file changed into something unusable: its old vector is stale
+                self._delete([key])
+
+        def tick(path: Path) -> None:
+            nonlocal settled
+            settled += 1
+            if progress is not None:
+                progress(settled, len(files), str(path))
+
+        for path in files:
+            key = str(path)
+            meta = (metadata or {}).get(key) or (metadata or {}).get(path.name) or metadata_from_name(path)
+            try:
+                sha = file_sha256(path)
+                if sha not in groups:
+                    added = self._add_file(path, meta, known.get(key), sha=sha, embed=False)
+                    if added is not False:
+                        tick(path)
+                        if added is None:
+                            report.unchanged += 1
+                        else:
+                            report.reused.append(key)
+                        continue
+                groups.setdefault(sha, []).append((path, meta))
+            except sqlite3.Error:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one bad file is skipped with its reason
+                skip(key, _file_reason(exc))
+                tick(path)
+        shas = list(groups)
+        tasks = [DescribeTask(self.config, tuple(str(groups[h][0][0]) for h in shas[i:i + per_task]), i)
+                 for i in range(0, len(shas), per_task)]
+        for outcome in engine.map(describe_files, tasks):
+            task: DescribeTask = outcome.item
+            results = outcome.value if outcome.ok else [outcome.error or "failed"] * len(task.paths)
+            for sha, result in zip(shas[task.first:task.first + len(task.paths)], results, strict=True):
+                for n, (path, meta) in enumerate(groups[sha]):
+                    key = str(path)
+                    if isinstance(result, str):
+                        skip(key, result)
+                    else:
+                        width, height, blob = result
+                        try:
+                            with self.conn:
+                                self.put(key, sha, path.stat().st_size, (width, height), meta, blob)
+                        except OSError as exc:
+                            skip(key, _file_reason(exc))
+                            tick(path)
+                            continue
+                        (report.reused if n else report.embedded).append(key)
+                    tick(path)
+        order = {str(p): i for i, p in enumerate(files)}  # the reports of _add_each are in file order
+        report.embedded.sort(key=order.__getitem__)
+        report.reused.sort(key=order.__getitem__)
+        report.skipped += sorted(skipped, key=lambda s: order[s[0]])
+
+    def _add_file(self, path: Path, meta: dict[str, str], known: tuple[str, dict[str, str]] | None,
+                  sha: str | None = None, embed: bool = True) -> bool | None:
         """Store one file: None if it was unchanged, True if its content was known (vector reused),
-        False if it was embedded. Raises for an unreadable or unusable file."""
-        key, sha = str(path), file_sha256(path)
+        False if it was embedded (or, with ``embed=False``, needs embedding: nothing stored). Raises for
+        an unreadable or unusable file."""
+        key, sha = str(path), sha or file_sha256(path)
         if known is not None and known[0] == sha:
             if known[1] != meta:
                 with self.conn:
@@ -472,6 +558,8 @@ class StyleLibrary:
                                 (sha,)).fetchone()
         if row is not None:
             width, height, blob = row
+        elif not embed:
+            return False
         else:
             img = load_image(path)
             width, height = img.size
@@ -515,6 +603,29 @@ class StyleLibrary:
             self.conn.executemany("DELETE FROM artworks WHERE path = ?", [(p,) for p in paths])
         self._index = None
         return list(paths)
+
+
+@dataclass(frozen=True)
+class DescribeTask:
+    """One engine task of :meth:`StyleLibrary.update`: the images at ``paths`` (``first``: the
+    position of the first in the update's list of new contents)."""
+
+    config: DescriptorConfig
+    paths: tuple[str, ...]
+    first: int = 0
+
+
+def describe_files(task: DescribeTask) -> list[tuple[int, int, bytes] | str]:
+    """Per image of ``task`` (runs on a worker): ``(width, height, descriptor as float32 bytes)``, or
+    the one-line reason it cannot be embedded."""
+    out: list[tuple[int, int, bytes] | str] = []
+    for path in task.paths:
+        try:
+            img = load_image(path)
+            out.append((img.width, img.height, _vector_blob(describe(img, task.config))))
+        except Exception as exc:  # noqa: BLE001 - one bad file is reported, never the whole task
+            out.append(_file_reason(exc))
+    return out
 
 
 def sync_folder(db: str | os.PathLike, folder: str | os.PathLike, metadata_csv: str | os.PathLike | None = None,

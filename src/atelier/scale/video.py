@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,12 +35,12 @@ from ..core.options import StyleOptions, option_field
 from ..core.temporal import Anchor, blend, warp
 from ..core.tensors import fit_long_side
 from ..core.vgg import load_vgg
-from ..evaluation.temporal import Flicker
+from ..evaluation.temporal import Flicker, warping_error
 from ..feedforward import registry, transfer
 from ..feedforward.transfer import FeedForwardOptions
 from ..io.images import ImageLike, load_image, shrink_long_side, style_side, to_pil, to_tensor
 from ..io.video import Clip, Writer, even_size, read_frames
-from .flow import FLOWS, motion
+from .flow import FLOWS, Motion, motion
 
 FrameProgress = Callable[[int, int | None], None]  # (frames done, frames planned or None)
 Previous = tuple[torch.Tensor, torch.Tensor]  # the previous output warped onto this frame (1x3xHxW), visible (1x1xHxW)
@@ -92,7 +92,7 @@ def frame_size(clip: Clip, size: int) -> tuple[int, int]:
     return even_size(*fit_long_side((h, w), size))
 
 
-def _stylizer(styles: Sequence[ImageLike], opts: StyleOptions, method: str, ff: FeedForwardOptions | None,
+def stylizer(styles: Sequence[ImageLike], opts: StyleOptions, method: str, ff: FeedForwardOptions | None,
               video: VideoOptions, hw: tuple[int, int]) -> Callable[[torch.Tensor, Previous | None], torch.Tensor]:
     """``stylize(content 1x3xHxW, previous or None) -> 1x3xHxW``, models and styles loaded once."""
     if method == "gatys":
@@ -125,30 +125,38 @@ def _stylizer(styles: Sequence[ImageLike], opts: StyleOptions, method: str, ff: 
     return run_ff
 
 
-def _tensor(frame: np.ndarray) -> torch.Tensor:
+def frame_tensor(frame: np.ndarray) -> torch.Tensor:
+    """An H x W x 3 uint8 frame as a 1 x 3 x H x W float tensor in 0..1."""
     return to_tensor(Image.fromarray(frame))
 
 
-def stylize_video(clip: Clip, styles: Sequence[ImageLike], write: Writer, opts: StyleOptions, video: VideoOptions,
-                  method: str = "gatys", feedforward: FeedForwardOptions | None = None,
-                  progress: FrameProgress | None = None) -> VideoResult:
-    """Stylize every frame of ``clip`` (up to ``video.max_frames``) and ``write`` it; see the module docs."""
-    opts, video = opts.resolved(), video.validate()
-    hw = frame_size(clip, opts.size)
-    stylize = _stylizer(styles, opts, method, feedforward, video, hw)
-    total = clip.frames
-    if video.max_frames:
-        total = min(total or video.max_frames, video.max_frames)
-    flicker, input_flicker = Flicker(), Flicker()
+def fit_frame(frame: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """``frame`` (H x W x 3 uint8) resized to ``hw`` (Lanczos) unless it has that size already."""
+    if frame.shape[:2] != hw:
+        frame = np.array(Image.fromarray(frame).resize((hw[1], hw[0]), Image.LANCZOS))
+    return frame
+
+
+@dataclass
+class Step:
+    """One stylized frame of a chain: its pixels, and against the previous frame (None for the
+    chain's first) the output's and the input's warping error and the input's motion."""
+
+    pixels: np.ndarray
+    error: float | None
+    input_error: float | None
+    motion: Motion | None
+
+
+def chain(frames: Iterable[np.ndarray], stylize: Callable[[torch.Tensor, Previous | None], torch.Tensor],
+          video: VideoOptions, hw: tuple[int, int]) -> Iterator[Step]:
+    """Stylize ``frames`` in order, each from the previous output warped by the flow (``temporal on``)."""
     prev_in: np.ndarray | None = None
     prev_out: torch.Tensor | None = None
-    start, n = time.perf_counter(), 0
-    for frame in read_frames(clip):
-        if video.max_frames and n >= video.max_frames:
-            break
-        if frame.shape[:2] != hw:
-            frame = np.array(Image.fromarray(frame).resize((hw[1], hw[0]), Image.LANCZOS))
-        c = _tensor(frame)
+    for frame in frames:
+        frame = fit_frame(frame, hw)
+        c = frame_tensor(frame)
+        m = None
         if prev_in is None:
             out = stylize(c, None)
         else:
@@ -158,12 +166,46 @@ def stylize_video(clip: Clip, styles: Sequence[ImageLike], write: Writer, opts: 
                 previous = warp(prev_out, m.backward.to(prev_out.device)), m.mask.to(prev_out.device)
             out = stylize(c, previous)
         pixels = np.asarray(to_pil(out))
-        write(pixels)
-        written = _tensor(pixels)
-        if prev_in is not None:
-            flicker.add(prev_out.cpu(), written, m.backward, m.mask)
-            input_flicker.add(_tensor(prev_in), c, m.backward, m.mask)
+        written = frame_tensor(pixels)
+        error = input_error = None
+        if m is not None:
+            error = warping_error(prev_out.cpu(), written, m.backward, m.mask)
+            input_error = warping_error(frame_tensor(prev_in), c, m.backward, m.mask)
+        yield Step(pixels, error, input_error, m)
         prev_in, prev_out = frame, written.to(out.device)
+
+
+def planned_frames(clip: Clip, video: VideoOptions) -> int | None:
+    """How many frames will be stylized, when the clip says how many it has (else ``max_frames`` or None)."""
+    total = clip.frames
+    if video.max_frames:
+        total = min(total or video.max_frames, video.max_frames)
+    return total
+
+
+def clip_frames(clip: Clip, video: VideoOptions) -> Iterator[np.ndarray]:
+    """The clip's frames, the first ``video.max_frames`` of them when that is set."""
+    for n, frame in enumerate(read_frames(clip)):
+        if video.max_frames and n >= video.max_frames:
+            return
+        yield frame
+
+
+def stylize_video(clip: Clip, styles: Sequence[ImageLike], write: Writer, opts: StyleOptions, video: VideoOptions,
+                  method: str = "gatys", feedforward: FeedForwardOptions | None = None,
+                  progress: FrameProgress | None = None) -> VideoResult:
+    """Stylize every frame of ``clip`` (up to ``video.max_frames``) and ``write`` it; see the module docs."""
+    opts, video = opts.resolved(), video.validate()
+    hw = frame_size(clip, opts.size)
+    stylize = stylizer(styles, opts, method, feedforward, video, hw)
+    total = planned_frames(clip, video)
+    flicker, input_flicker = Flicker(), Flicker()
+    start, n = time.perf_counter(), 0
+    for step in chain(clip_frames(clip, video), stylize, video, hw):
+        write(step.pixels)
+        if step.error is not None:
+            flicker.errors.append(step.error)
+            input_flicker.errors.append(step.input_error)
         n += 1
         if progress is not None:
             progress(n, total)
