@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import ray
+import torch
 from PIL import Image
 from ray.cluster_utils import Cluster
 
@@ -65,7 +66,12 @@ def pixels(out: Path) -> dict[str, np.ndarray]:
 
 
 def test_ray_gives_the_same_pixels_as_the_local_engine(local_ray, folder, tmp_path):
-    local = run_batch(plan(folder, tmp_path / "local", recipe()), LocalEngine(), tmp_path / "local")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the workers (OMP_NUM_THREADS=1): fp32 sums split over threads round differently
+    try:
+        local = run_batch(plan(folder, tmp_path / "local", recipe()), LocalEngine(), tmp_path / "local")
+    finally:
+        torch.set_num_threads(threads)
     with RayEngine() as engine:  # joins the running instance, leaves it running
         remote = run_batch(plan(folder, tmp_path / "ray", recipe()), engine, tmp_path / "ray")
     assert ray.is_initialized()

@@ -10,6 +10,10 @@ stay the de-quantized int8 ones), and loosely with the original graph.
 
 from __future__ import annotations
 
+import platform
+import re
+from pathlib import Path
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -34,7 +38,20 @@ from atelier.io.images import resize_long_side, to_tensor
 # pixels); against the original int8 graph, relative code error 0.023 and mean pixel difference
 # 0.032 (max 0.49 on a few pixels): that is onnxruntime's 8-bit activations, not the port.
 FLOAT_TOL = 1e-4
-INT8_CODE_REL = 0.05
+
+
+def _ort_int8_saturates() -> bool:
+    """onnxruntime's u8 x s8 kernels on x86 CPUs without VNNI use VPMADDUBSW, which saturates
+    pair sums in int16 (onnxruntime's quantization docs); there its int8 graph drifts further
+    from the exact result (relative code error 0.21 measured on an AVX2-only AMD EPYC)."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = cpuinfo.read_text() if cpuinfo.exists() else ""
+    return not re.search(r"\b(avx512_vnni|avx_vnni)\b", flags)
+
+
+INT8_CODE_REL = 0.3 if _ort_int8_saturates() else 0.05
 INT8_PIXEL_MEAN = 0.05
 
 
