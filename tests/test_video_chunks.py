@@ -7,6 +7,7 @@ others run the same chunked path on the local engine, which is what the Ray work
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -89,15 +90,19 @@ def test_an_overlap_reaching_back_to_frame_0_gives_the_local_frames_exactly(fram
         assert np.array_equal(a, b), t  # stitched in order, warm-up frames dropped
 
 
-def test_a_failed_chunk_is_reported_the_finished_ones_kept_and_a_rerun_does_only_the_rest(frames_dir, tmp_path):
-    marker = tmp_path / "failed-once"
-
-    def fails_once(task: ChunkTask) -> dict:
-        if task.chunk.index == 1 and not marker.exists():
+def failing_once(index: int, marker: Path) -> Callable[[ChunkTask], dict]:
+    """A chunk task that raises on chunk ``index`` the first time (``marker`` records it), else stylizes."""
+    def task(t: ChunkTask) -> dict:
+        if t.chunk.index == index and not marker.exists():
             marker.write_text("x")
             raise RuntimeError("worker lost")
-        return stylize_chunk(task)
+        return stylize_chunk(t)
+    return task
 
+
+def test_a_failed_chunk_is_reported_the_finished_ones_kept_and_a_rerun_does_only_the_rest(frames_dir, tmp_path):
+    marker = tmp_path / "failed-once"
+    fails_once = failing_once(1, marker)
     out = tmp_path / "styled"
     with pytest.raises(AtelierError, match=r"1 of 3 chunks failed .*chunk 1 \(frames 3-5\): RuntimeError: worker lost"):
         chunked(frames_dir, out, task=fails_once)
@@ -122,13 +127,7 @@ def test_a_failed_chunk_is_reported_the_finished_ones_kept_and_a_rerun_does_only
 
 def test_a_failing_chunk_is_retried_by_the_engine(frames_dir, tmp_path):
     marker = tmp_path / "failed-once"
-
-    def fails_once(task: ChunkTask) -> dict:
-        if task.chunk.index == 2 and not marker.exists():
-            marker.write_text("x")
-            raise RuntimeError("worker lost")
-        return stylize_chunk(task)
-
+    fails_once = failing_once(2, marker)
     result = chunked(frames_dir, tmp_path / "styled", task=fails_once, retries=1)
     assert marker.exists() and result.frames == 8 and len(pixels(tmp_path / "styled")) == 8
 

@@ -459,7 +459,7 @@ class StyleLibrary:
             if progress is not None:
                 progress(i, len(files), str(path))
             key = str(path)
-            meta = (metadata or {}).get(key) or (metadata or {}).get(path.name) or metadata_from_name(path)
+            meta = _file_metadata(path, metadata)
             try:
                 added = self._add_file(path, meta, known.get(key))
             except sqlite3.Error:
@@ -497,7 +497,7 @@ class StyleLibrary:
 
         for path in files:
             key = str(path)
-            meta = (metadata or {}).get(key) or (metadata or {}).get(path.name) or metadata_from_name(path)
+            meta = _file_metadata(path, metadata)
             try:
                 sha = file_sha256(path)
                 if sha not in groups:
@@ -561,9 +561,7 @@ class StyleLibrary:
         elif not embed:
             return False
         else:
-            img = load_image(path)
-            width, height = img.size
-            blob = describe(img, self.config)
+            width, height, blob = embed_file(path, self.config)
         with self.conn:
             self.put(key, sha, path.stat().st_size, (width, height), meta, blob)
         return row is not None
@@ -605,6 +603,17 @@ class StyleLibrary:
         return list(paths)
 
 
+def _file_metadata(path: Path, metadata: dict[str, dict[str, str]] | None) -> dict[str, str]:
+    """``path``'s row of the metadata CSV (by full path, then by file name), else from its name."""
+    return (metadata or {}).get(str(path)) or (metadata or {}).get(path.name) or metadata_from_name(path)
+
+
+def embed_file(path: Path, config: DescriptorConfig) -> tuple[int, int, bytes]:
+    """``(width, height, descriptor as float32 bytes)`` of the image at ``path``; raises if unusable."""
+    img = load_image(path)
+    return img.width, img.height, _vector_blob(describe(img, config))
+
+
 @dataclass(frozen=True)
 class DescribeTask:
     """One engine task of :meth:`StyleLibrary.update`: the images at ``paths`` (``first``: the
@@ -621,8 +630,7 @@ def describe_files(task: DescribeTask) -> list[tuple[int, int, bytes] | str]:
     out: list[tuple[int, int, bytes] | str] = []
     for path in task.paths:
         try:
-            img = load_image(path)
-            out.append((img.width, img.height, _vector_blob(describe(img, task.config))))
+            out.append(embed_file(Path(path), task.config))
         except Exception as exc:  # noqa: BLE001 - one bad file is reported, never the whole task
             out.append(_file_reason(exc))
     return out
