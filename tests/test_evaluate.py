@@ -14,9 +14,9 @@ from PIL import Image
 
 from atelier.cli import main
 from atelier.evaluation import classifier, methods
-from atelier.evaluation.report import markdown_table
-from atelier.evaluation.runner import EvalOptions, evaluate, select_pairs
-from atelier.evaluation.stats import bootstrap_ci, wilson_ci
+from atelier.evaluation.report import markdown_paired, markdown_table, paired
+from atelier.evaluation.runner import EvalOptions, Evaluation, Pair, evaluate, select_pairs
+from atelier.evaluation.stats import bootstrap_ci, paired_test, wilson_ci
 from atelier.io.images import resize_long_side, save_image
 from atelier.io.samples import content as sample_content
 
@@ -167,6 +167,40 @@ def test_bootstrap_and_wilson():
     lo, hi = wilson_ci(0, 10)
     assert lo == pytest.approx(0.0, abs=1e-12) and hi == pytest.approx(1.96 ** 2 / (10 + 1.96 ** 2), abs=1e-3)
     assert wilson_ci(5, 10)[0] == pytest.approx(1 - wilson_ci(5, 10)[1])
+
+
+def test_paired_test_detects_a_shift_and_not_noise():
+    rng = np.random.default_rng(0)
+    b = rng.normal(100, 20, 60)                        # large spread between pairs ...
+    a = b + 3 + rng.normal(0, 1, 60)                   # ... a small but consistent per-pair gain
+    t = paired_test(a, b)
+    assert t["test"] == "Wilcoxon signed-rank" and t["n"] == 60
+    assert t["low"] < 3 < t["high"] and t["low"] > 0 and t["p"] < 1e-6
+    assert paired_test(b + rng.normal(0, 1, 60), b)["p"] > 0.01  # noise alone is not significant
+    assert paired_test(b, b)["p"] == 1.0 and paired_test(b, b)["diff"] == 0
+    assert paired_test([1, np.nan, 5], [0, 0, 0])["n"] == 2  # a NaN drops its pair
+    # 0/1 outcomes: exact McNemar on the 9 discordant pairs (8 wins, 1 loss) = binomial(8 of 9)
+    t = paired_test([1] * 8 + [0] + [1] * 5 + [0] * 6, [0] * 8 + [1] + [1] * 5 + [0] * 6, binary=True)
+    assert t["test"] == "exact McNemar" and t["p"] == pytest.approx(20 / 512)
+    with pytest.raises(ValueError, match="differ in length"):
+        paired_test([1, 2], [1])
+
+
+def test_report_pairs_augmented_columns_with_gatys():
+    pairs = [Pair(f"p{i}", "c.jpg", "s.jpg", "A") for i in range(12)]
+    rows = []
+    for i, p in enumerate(pairs):
+        rows.append({"method": "gatys", "pair": p.id, "gradient": 50.0 + i, "deceived": 0.0})
+        rows.append({"method": "augmented-x", "pair": p.id, "gradient": 52.0 + i, "deceived": float(i < 6)})
+        rows.append({"method": "adain", "pair": p.id, "gradient": 10.0, "deceived": 1.0})
+    ev = Evaluation(pairs, rows, ["photo", "gatys", "augmented-x", "adain"], {}, {}, {"n_artists": 1}, None)
+    res = paired(ev)
+    assert list(res) == ["augmented-x"]                   # only augmented configurations, against gatys
+    assert res["augmented-x"]["gradient"]["diff"] == pytest.approx(2.0)
+    assert res["augmented-x"]["deceived"]["p"] == pytest.approx(2 / 64)   # 6 wins, 0 losses
+    text = markdown_paired(ev)
+    assert "augmented-x − gatys" in text and "+2 [+2, +2]" in text and "n=12" in text
+    assert markdown_paired(Evaluation(pairs, rows, ["photo", "adain"], {}, {}, {}, None)) == ""
 
 
 def _blend(calls: list):

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..base.files import atomic_write
 from ..io.images import write_text
 from .runner import REFERENCE, EvalDir, Evaluation
-from .stats import bootstrap_ci
+from .stats import bootstrap_ci, paired_test
 
 # key, label, which direction is better ("+" higher, "-" lower, "" neither)
 ROWS = (
@@ -27,6 +27,8 @@ ROWS = (
     ("fft_q90", "FFT 0.9-quantile", ""),
     ("seconds", "Seconds per image", "-"),
 )
+PAIRED_BASELINE = "gatys"  # the paired comparison: each augmented configuration against plain Gatys
+PAIRED_METRICS = ("deceived", "gradient", "fft_q90", "style_distance", "content_distance", "ssim")
 CSV_FIELDS = ("pair", "method", "content", "style", "artist", "predicted", "deceived", "seconds",
               "style_distance", "content_distance", "ssim", "gradient", "fft_q90")
 
@@ -67,6 +69,52 @@ def markdown_table(ev: Evaluation) -> str:
     return "\n".join(lines)
 
 
+def paired(ev: Evaluation) -> dict[str, dict[str, dict]]:
+    """``{column: {metric: paired_test(column, gatys)}}`` for every ``augmented*`` column, on the pairs
+    both methods finished (empty without a ``gatys`` column)."""
+    if PAIRED_BASELINE not in ev.columns:
+        return {}
+    seed = ev.options.seed if ev.options else 0
+    resamples = ev.options.resamples if ev.options else 2000
+    by = {(r["method"], r["pair"]): r for r in ev.rows}
+    out: dict[str, dict[str, dict]] = {}
+    for col in (c for c in ev.columns if c.startswith("augmented")):
+        ids = [p.id for p in ev.pairs if (col, p.id) in by and (PAIRED_BASELINE, p.id) in by]
+        out[col] = {}
+        for key in PAIRED_METRICS:
+            a = [by[(col, i)].get(key, math.nan) for i in ids]
+            b = [by[(PAIRED_BASELINE, i)].get(key, math.nan) for i in ids]
+            if any(not math.isnan(v) for v in a):
+                out[col][key] = paired_test(a, b, binary=key == "deceived", resamples=resamples, seed=seed)
+    return out
+
+
+def markdown_paired(ev: Evaluation) -> str:
+    """The paired comparison as Markdown: per metric, the mean difference against gatys [95% CI], p."""
+    res = paired(ev)
+    if not res:
+        return ""
+    labels = {k: (label, better) for k, label, better in ROWS}
+    cols = list(res)
+    lines = [f"Paired comparison against `{PAIRED_BASELINE}` on the same pairs: mean difference "
+             f"(method − {PAIRED_BASELINE}) [95% bootstrap interval], two-sided p (deception: exact McNemar "
+             "test; others: Wilcoxon signed-rank).", "",
+             "| Metric | " + " | ".join(f"{c} − {PAIRED_BASELINE}" for c in cols) + " |",
+             "|" + "---|" * (len(cols) + 1)]
+    for key in PAIRED_METRICS:
+        if not any(key in res[c] for c in cols):
+            continue
+        label, better = labels[key]
+        arrow = {"+": " ↑", "-": " ↓"}.get(better, "")
+        cells = []
+        for c in cols:
+            t = res[c].get(key)
+            cells.append("n/a" if t is None else
+                         f"{t['diff']:+.3g} [{t['low']:+.3g}, {t['high']:+.3g}], p={t['p']:.2g} (n={t['n']})")
+        lines.append(f"| {label}{arrow} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def markdown_report(ev: Evaluation) -> str:
     o = ev.options
     parts = ["# Atelier evaluation", ""]
@@ -75,6 +123,9 @@ def markdown_report(ev: Evaluation) -> str:
                   "Each cell: mean over pairs [95% percentile-bootstrap interval]. "
                   f"`{REFERENCE}` is the un-stylized content photo, for scale.", ""]
     parts += [markdown_table(ev), ""]
+    comparison = markdown_paired(ev)
+    if comparison:
+        parts += [comparison, ""]
     if ev.classifier_info:
         i = ev.classifier_info
         parts += [f"Artist classifier: {i.get('n_artists')} artists, {i.get('n_train')} training works; "

@@ -1,4 +1,4 @@
-"""Small statistics used by evaluation reports: bootstrap intervals and binomial intervals."""
+"""Small statistics used by evaluation reports: bootstrap intervals, binomial intervals, paired tests."""
 
 from __future__ import annotations
 
@@ -36,3 +36,33 @@ def wilson_ci(successes: int, n: int, level: float = 0.95) -> tuple[float, float
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def paired_test(a: Sequence[float], b: Sequence[float], binary: bool = False, level: float = 0.95,
+                resamples: int = 2000, seed: int = 0) -> dict[str, float | int | str]:
+    """Compare two methods measured on the same pairs: ``a[i]`` and ``b[i]`` belong to pair ``i``.
+
+    Returns the mean difference ``a - b`` with its percentile-bootstrap interval over pairs
+    (``diff``, ``low``, ``high``), the number of pairs ``n`` (pairs with a NaN on either side are
+    dropped) and a two-sided ``p`` value: for 0/1 outcomes (``binary``, e.g. deceived or not) the
+    exact McNemar test (a binomial test on the discordant pairs), otherwise the Wilcoxon
+    signed-rank test (zero differences dropped). ``test`` names the test used.
+    """
+    from scipy import stats as st
+
+    if len(a) != len(b):
+        raise ValueError(f"paired samples differ in length: {len(a)} and {len(b)}")
+    x = np.asarray(a, dtype=np.float64)
+    y = np.asarray(b, dtype=np.float64)
+    keep = ~(np.isnan(x) | np.isnan(y))
+    d = x[keep] - y[keep]
+    diff, low, high = bootstrap_ci(d.tolist(), level=level, resamples=resamples, seed=seed)
+    if binary:
+        wins, losses = int(np.sum(d > 0)), int(np.sum(d < 0))
+        p = 1.0 if wins + losses == 0 else float(st.binomtest(wins, wins + losses, 0.5).pvalue)
+        test = "exact McNemar"
+    else:
+        nonzero = d[d != 0]
+        p = 1.0 if nonzero.size == 0 else float(st.wilcoxon(nonzero).pvalue)
+        test = "Wilcoxon signed-rank"
+    return {"diff": diff, "low": low, "high": high, "p": p, "n": int(d.size), "test": test}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image
@@ -42,10 +43,23 @@ def library_path() -> Path:
     return SHARED_LIBRARY
 
 
-def augmented(content: Image.Image, style: Image.Image, size: int, seed: int) -> Image.Image:
-    """Gatys optimization against the style's Grams averaged with its nearest library artworks."""
-    return stylize_augmented(content, style, library_path(), AugmentOptions(),
-                             StyleOptions(size=size, seed=seed)).convert("RGB")
+def runner(aug: AugmentOptions, description: str) -> Callable[[Image.Image, Image.Image, int, int], Image.Image]:
+    """A method running :func:`stylize_augmented` with ``aug`` and the default Gatys options."""
+    def run(content: Image.Image, style: Image.Image, size: int, seed: int) -> Image.Image:
+        return stylize_augmented(content, style, library_path(), aug, StyleOptions(size=size, seed=seed)).convert("RGB")
+    run.__doc__ = description
+    return run
 
 
-RUNNERS = {"augmented": augmented}
+# Atelier's default, the paper's configuration with and without recolouring, and the paper's k series
+CONFIGS: dict[str, AugmentOptions] = {
+    "augmented": AugmentOptions(),
+    "augmented-norecolor": AugmentOptions(recolor=False),
+    "augmented-paper": AugmentOptions(augment_config="paper"),
+    "augmented-paper-norecolor": AugmentOptions(augment_config="paper", recolor=False),
+    **{f"augmented-paper-k{k}": AugmentOptions(augment_config="paper", neighbours=k) for k in (1, 2, 4)},
+}
+
+RUNNERS = {name: runner(aug, f"retrieval-augmented Gatys ({aug.augment_config} configuration, "
+                             f"K={aug.resolved().neighbours}, {'recoloured' if aug.recolor else 'not recoloured'})")
+           for name, aug in CONFIGS.items()}
