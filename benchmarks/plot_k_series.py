@@ -14,7 +14,7 @@ from collections import defaultdict
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 SERIES = (("gatys", 0), ("augmented-paper-k1", 1), ("augmented-paper-k2", 2), ("augmented-paper", 3),
           ("augmented-paper-k4", 4))
