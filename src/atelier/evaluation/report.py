@@ -39,10 +39,14 @@ def _fmt(v: float) -> str:
     return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
 
 
+def _bootstrap_settings(ev: Evaluation) -> tuple[int, int]:
+    """The evaluation's ``(seed, resamples)`` for its bootstrap intervals (defaults without options)."""
+    return (ev.options.seed, ev.options.resamples) if ev.options else (0, 2000)
+
+
 def summary(ev: Evaluation) -> dict[str, dict[str, tuple[float, float, float]]]:
     """``{metric: {column: (mean, low, high)}}`` over the pairs."""
-    seed = ev.options.seed if ev.options else 0
-    resamples = ev.options.resamples if ev.options else 2000
+    seed, resamples = _bootstrap_settings(ev)
     out: dict[str, dict[str, tuple[float, float, float]]] = {}
     for key, _, _ in ROWS:
         out[key] = {}
@@ -74,8 +78,7 @@ def paired(ev: Evaluation) -> dict[str, dict[str, dict]]:
     both methods finished (empty without a ``gatys`` column)."""
     if PAIRED_BASELINE not in ev.columns:
         return {}
-    seed = ev.options.seed if ev.options else 0
-    resamples = ev.options.resamples if ev.options else 2000
+    seed, resamples = _bootstrap_settings(ev)
     by = {(r["method"], r["pair"]): r for r in ev.rows}
     out: dict[str, dict[str, dict]] = {}
     for col in (c for c in ev.columns if c.startswith("augmented")):
