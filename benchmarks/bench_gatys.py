@@ -8,6 +8,7 @@ Every program runs as a subprocess; wall time and peak RSS come from ``os.wait4`
 * **Atelier**: ``atelier stylize CONTENT STYLE --size 512`` with the default settings, per pair.
   ``--baseline`` also runs the previous default (style weight 1, full detail re-injection,
   20/40/80 evaluations on 3 levels) so "before" and "after" come from the same run.
+  ``--variant NAME=FLAGS`` (repeatable) also runs the default with extra flags.
   ``--before-src DIR`` also runs the default settings with the package from ``DIR`` (run
   "code": a code change measured against the same settings). Runs are interleaved per pair,
   and CPU seconds (user + system) are reported beside wall time: on a shared machine CPU time
@@ -155,6 +156,8 @@ def main() -> None:
     ap.add_argument("--baseline", action="store_true", help="also run the previous default")
     ap.add_argument("--before-src", type=Path, help="also run the default settings with the atelier package "
                     "from this src folder (e.g. a `git archive` of an earlier commit): run 'code'")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
+                    help='also run the default with extra CLI flags, e.g. "fast=--levels 2 --iterations 6"')
     ap.add_argument("--pastiche-steps", type=int, default=30)
     ap.add_argument("--pastiche-pairs", type=int, default=2, help="pairs to time pastiche on")
     ap.add_argument("--pastiche-full", type=int, default=2, help="pairs to run pastiche's 1000 steps on (256 px)")
@@ -170,6 +173,9 @@ def main() -> None:
         variants["code"] = ([], {"PYTHONPATH": str(args.before_src.resolve())})
     if args.baseline:
         variants["before"] = (BASELINE, None)
+    for text in args.variant:
+        name, _, flags = text.partition("=")
+        variants[name] = (flags.split(), None)
     runs = run_atelier(panel, args.size, args.out, variants)
 
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} CPUs; {len(panel)} pairs at {args.size} px; "

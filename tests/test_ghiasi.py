@@ -20,6 +20,7 @@ import onnxruntime as ort
 import pytest
 import torch
 from click.testing import CliRunner
+from PIL import Image
 
 from atelier.base.errors import UsageError
 from atelier.cli import main
@@ -211,6 +212,12 @@ def test_multistyle_from_the_cli_and_its_errors(tmp_path, content_img):
     assert res.exit_code == 2 and "atelier: error: style_index must be 0 to 25" in res.output
     res = run("transfer", content, "--method", "ghiasi", "-o", tmp_path / "g.png")
     assert res.exit_code == 2 and "atelier: error: ghiasi needs at least one style image" in res.output
+    res = run("stylize", content, "--method", "multistyle", "--style-index", "3", "--size", "64",
+              "-o", tmp_path / "s.png")
+    assert res.exit_code == 0 and max(Image.open(tmp_path / "s.png").size) == 64, res.output
+    res = run("stylize", content, "-o", tmp_path / "none.png")
+    assert res.exit_code == 2 and "atelier: error: --method gatys needs at least one STYLE" in res.output
+    assert not (tmp_path / "none.png").exists()
     res = run("multistyle-sheet", content, "--size", "48", "-o", tmp_path / "sheet.png")
     assert res.exit_code == 0 and (tmp_path / "sheet.png").is_file()
 
@@ -239,16 +246,22 @@ def test_stylize_tensor_pads_odd_sizes(model, painting):
 
 
 def test_gatys_init_ghiasi_starts_from_the_feedforward_result(content_img, style_img):
-    """``--init ghiasi``: a short Gatys run from the network's picture stays near it and ends
-    more stylized than the same short run from the photo."""
+    """``--init ghiasi``: a short Gatys run from the network's picture stays near its luminance,
+    keeps the photo's chroma, and ends more stylized than the same short run from the photo."""
     import atelier
+    from atelier.core.color import rgb_to_yiq
 
-    ff = to_tensor(atelier.stylize(content_img, style_img, method="ghiasi", size=96))
+    ff = rgb_to_yiq(to_tensor(atelier.stylize(content_img, style_img, method="ghiasi", size=96)))
+    photo = rgb_to_yiq(to_tensor(resize_long_side(content_img, 96)))
     short = {"size": 96, "levels": 1, "iterations": 3}
     from_ff = atelier.stylize(content_img, style_img, init="ghiasi", **short)
     from_photo = atelier.stylize(content_img, style_img, **short)
     assert from_ff.info["atelier"]["options"]["init"] == "ghiasi"
-    near_ff = (to_tensor(from_ff) - ff).abs().mean()
-    near_photo = (to_tensor(from_photo) - ff).abs().mean()
+    yiq_ff, yiq_photo = rgb_to_yiq(to_tensor(from_ff)), rgb_to_yiq(to_tensor(from_photo))
+    near_ff = (yiq_ff[:, :1] - ff[:, :1]).abs().mean()
+    near_photo = (yiq_photo[:, :1] - ff[:, :1]).abs().mean()
     assert near_ff < 0.5 * near_photo, (near_ff, near_photo)
+    chroma_photo = (yiq_ff[:, 1:] - photo[:, 1:]).abs().mean()
+    chroma_network = (yiq_ff[:, 1:] - ff[:, 1:]).abs().mean()
+    assert chroma_photo < chroma_network, (chroma_photo, chroma_network)
     assert metrics.style_distance(from_ff, style_img, size=96) < metrics.style_distance(from_photo, style_img, size=96)

@@ -13,6 +13,7 @@ from ..base.checks import check_range
 from ..base.errors import UsageError
 from ..core.options import PRESETS, StyleOptions
 from ..core.vgg import layer_names
+from ..feedforward import registry
 from ..feedforward.transfer import SHARED_WITH_GATYS, FeedForwardOptions
 from ..io import samples, starter
 from ..io.grid import make_grid
@@ -66,7 +67,7 @@ def feedforward_from_flags(method: str, kwargs: dict[str, Any]) -> FeedForwardOp
 
 @click.command("stylize")
 @click.argument("content", type=str)
-@click.argument("styles", type=str, nargs=-1, required=True)
+@click.argument("styles", type=str, nargs=-1)
 @click.option("-o", "--output", required=True, help="output image (.png, .jpg, .webp, .tif); - writes PNG to stdout")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar")
 @json_option
@@ -82,10 +83,19 @@ def stylize_cmd(content: str, styles: tuple[str, ...], output: str, quiet: bool,
     """Repaint CONTENT in the style of STYLE [STYLE...] (Gatys et al., coarse-to-fine).
 
     CONTENT may be - (read from stdin). A STYLE is an image file or the name of a painting
-    shipped with Atelier (`atelier styles` lists them), e.g. starry-night.
+    shipped with Atelier (`atelier styles` lists them), e.g. starry-night. The methods with
+    styles built into their weights need none: `--method multistyle --style-index 3`,
+    `--method johnson [--model PATH]`.
     """
     opts = dataclass_from_kwargs(StyleOptions, kwargs).resolved()
     out = check_output(output, as_json)
+    builtin = method != "gatys" and not registry.spec(method).needs_style
+    if not styles and not builtin:
+        raise UsageError(f"--method {method} needs at least one STYLE")
+    if builtin and styles:
+        click.echo(f"atelier: note: {method} applies the style(s) built into its weights; STYLE images were ignored",
+                   err=True)
+        styles = ()
     check_range("--augment", augment, 0)
     if augment and method != "gatys":
         raise UsageError("--augment works with --method gatys only")

@@ -21,6 +21,7 @@ from ..core.device import autocast, pick_device
 from ..core.gatys import register_init
 from ..core.options import check_tiling, check_weights, option_field
 from ..core.record import describe_input, metadata, upscale_record
+from ..core.tensors import resize
 from ..core.vgg import VGG, load_vgg
 from ..io import starter
 from ..io.images import (
@@ -245,12 +246,16 @@ def transfer(content: ImageLike, styles: Sequence[ImageLike] = (), options: Feed
 
 
 def ghiasi_init(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: Any) -> torch.Tensor:
-    """Gatys ``--init ghiasi``: the pretrained arbitrary network's result for ``content``
-    (1 x 3 x H x W) and ``styles`` under the Gatys ``opts`` (blend, colour, precision, device)."""
+    """Gatys ``--init ghiasi``: the luminance of the pretrained arbitrary network's result for
+    ``content`` (1 x 3 x H x W) and ``styles`` under the Gatys ``opts`` (blend, colour, precision,
+    device), with the photo's chroma. The network's strokes and light give the optimizer a head
+    start; its colours would not be pulled back in a few evaluations (it paints dark greens blue),
+    so the style's palette comes from the optimization, as from the photo."""
     ff = from_style_options(opts, "ghiasi")
     model = cached_model("ghiasi", None, str(content.device))
     vgg = load_vgg().to(content.device, memory_format=torch.channels_last)
-    return stylize_tensor(model, vgg, content, styles, ff)
+    painted = stylize_tensor(model, vgg, content, styles, ff)
+    return color.combine_luminance(painted, resize(content, tuple(painted.shape[-2:])))
 
 
 register_init("ghiasi", ghiasi_init)
