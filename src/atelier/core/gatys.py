@@ -113,22 +113,24 @@ def _low_precision(vgg: VGG, device: torch.device, precision: str) -> VGG:
     return fast
 
 
-InitFn = Callable[[torch.Tensor, Sequence[torch.Tensor], StyleOptions], torch.Tensor]
-"""(content 1x3xHxW, styles, options) -> a 1x3xhxw image in 0..1 to start the optimization from."""
+InitFn = Callable[[torch.Tensor, Sequence[torch.Tensor], StyleOptions, tuple[int, int]], torch.Tensor]
+"""(content 1x3xHxW, styles, options, coarsest level size (h, w)) -> a 1x3xhxw image in 0..1 to
+start the optimization from (it is resized to that size)."""
 
 INITS: dict[str, InitFn] = {}
 """Named initial images computed by a higher layer (``ghiasi``: :mod:`atelier.feedforward.transfer`)."""
 
 
 def register_init(name: str, fn: InitFn) -> None:
-    """Make ``opts.init == name`` start from ``fn(content, styles, opts)``."""
+    """Make ``opts.init == name`` start from ``fn(content, styles, opts, size)``."""
     INITS[name] = fn
 
 
-def _init_image(opts: StyleOptions, content: torch.Tensor, styles: Sequence[torch.Tensor],
-                size: tuple[int, int], generator: torch.Generator) -> torch.Tensor:
+def init_image(opts: StyleOptions, content: torch.Tensor, styles: Sequence[torch.Tensor],
+               size: tuple[int, int], generator: torch.Generator) -> torch.Tensor:
+    """The 1 x 3 x h x w image (``size``) that ``opts.init`` starts the optimization from."""
     if opts.init in INITS:
-        return resize(INITS[opts.init](content, styles, opts).to(content.device), size)
+        return resize(INITS[opts.init](content, styles, opts, size).to(content.device), size)
     if opts.init == "content":
         return resize(content, size)
     if opts.init == "noise":
@@ -297,7 +299,7 @@ def stylize_tensor(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: 
 
     p = plan(content.shape, opts)
     regions = list(regions) if regions else [Region(torch.ones(1, 1, *p.final))]
-    x = (_init_image(opts, content, styles, p.sizes[0], generator) if init is None
+    x = (init_image(opts, content, styles, p.sizes[0], generator) if init is None
          else resize(init.to(device), p.sizes[0]))
     done, cost = 0, 0.0
     for level, (size, n_steps) in enumerate(zip(p.sizes, p.steps, strict=True)):

@@ -80,7 +80,6 @@ def check_tiling(max_memory: Any, tile: Any) -> None:
         raise UsageError(f"tile must be a multiple of 16 of at least 32 px, got {tile!r}")
 
 
-INITS = ("content", "noise", "style")  # or a path to an image file
 OPTIMIZERS = ("lbfgs", "adam")
 POOLINGS = ("max", "avg")
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -111,12 +110,13 @@ class StyleOptions:
     tv_weight: float = option_field(0.0, "total-variation weight (smoothness)")
     style_blend: Sequence[float] | None = option_field(None, "one blend weight per style image, comma-separated")
     style_scale: float = option_field(1.0, "style image size relative to the output size")
-    init: str = option_field("content", "initial image: content | noise | style | ghiasi (feed-forward result) | PATH")
+    init: str = option_field("ghiasi", "initial image: ghiasi (the feed-forward result, painted with the photo's "
+                                       "colours) | content | noise | style | PATH")
     optimizer: str = option_field("lbfgs", "lbfgs | adam")
     lr: float = option_field(0.02, "Adam learning rate (images are 0..1)")
     detail: float = option_field(0.5, "fraction of the photo's fine detail added back at each upsampling (0..1)")
-    iterations: int = option_field(8, "optimizer evaluations at the finest pyramid level")
-    levels: int = option_field(4, "coarse-to-fine pyramid levels (each half the size of the next)")
+    iterations: int = option_field(6, "optimizer evaluations at the finest pyramid level")
+    levels: int = option_field(3, "coarse-to-fine pyramid levels (each half the size of the next)")
     coarse_factor: float = option_field(3.0, "each coarser level gets this many times more iterations")
     pooling: str = option_field("max", "max | avg pooling in VGG")
     color: str = option_field("none", "colour preservation: none | luminance | match")

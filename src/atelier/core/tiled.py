@@ -36,7 +36,7 @@ from ..base.errors import AtelierError, UsageError
 from . import color
 from .budget import MemoryModel, budget, describe
 from .device import autocast, pick_device, resolve_precision
-from .gatys import Progress, ProgressFn, Region, pyramid, stylize_tensor
+from .gatys import INITS, Progress, ProgressFn, Region, init_image, pyramid, stylize_tensor
 from .losses import tv_loss
 from .options import StyleOptions
 from .tensors import fit_long_side, resize
@@ -200,9 +200,10 @@ def plan(content_shape: Sequence[int], opts: StyleOptions) -> Plan:
     room = limit - GATYS_MEMORY.peak(0, px) - LBFGS_BYTES * MIN_HISTORY * px
     side = int(math.sqrt(max(room, 0) / 2 / _activation_bytes(precision)))
     tile = min(side - 2 * MARGIN, math.ceil(max(final) / ALIGN) * ALIGN) // ALIGN * ALIGN
-    if (untiled == 0 and opts.init != "content") or tile < MIN_TILE:
+    whole_init = opts.init == "content" or opts.init in INITS  # need no untiled coarsest level
+    if (untiled == 0 and not whole_init) or tile < MIN_TILE:
         need = tiled_peak(final, MIN_TILE, MIN_HISTORY, precision)
-        if opts.init != "content":
+        if not whole_init:
             need = max(need, untiled_peak(sizes[0], steps[0], precision))
         raise UsageError(f"max_memory {describe(limit)} is too small for a {final[1]}x{final[0]} Gatys run "
                          f"(it needs about {describe(need)}); raise --max-memory or lower --size")
@@ -331,14 +332,14 @@ def stylize(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: StyleOp
             progress(dataclasses.replace(q, levels=len(p.sizes), total=total, cost=q.cost * unit[k - 1],
                                          total_cost=total_cost))
 
+    vgg = load_vgg(opts.backbone, opts.weights, opts.pooling).to(device, memory_format=torch.channels_last)
+    generator = torch.Generator().manual_seed(opts.seed)
     if k:
         coarse = dataclasses.replace(opts, size=max(p.sizes[k - 1]), levels=k, iterations=p.steps[k - 1],
                                      color="none", max_memory=None, tile=None)
         x = stylize_tensor(content, styles, coarse, progress=coarse_progress)
-    else:  # even the coarsest level is tiled: it starts from the content (plan() allows no other init)
-        x = resize(content, p.sizes[0])
-    vgg = load_vgg(opts.backbone, opts.weights, opts.pooling).to(device, memory_format=torch.channels_last)
-    generator = torch.Generator().manual_seed(opts.seed)
+    else:  # even the coarsest level is tiled: content or a registered init (plan() allows no other)
+        x = init_image(opts, content, styles, p.sizes[0], generator)
     done, cost = sum(p.steps[:k]), sum(s * u for s, u in zip(p.steps[:k], unit[:k], strict=True))
     for level in range(k, len(p.sizes)):
         size, prev = p.sizes[level], p.sizes[max(level - 1, 0)]

@@ -21,7 +21,7 @@ from ..core.device import autocast, pick_device
 from ..core.gatys import register_init
 from ..core.options import check_tiling, check_weights, option_field
 from ..core.record import describe_input, metadata, upscale_record
-from ..core.tensors import resize
+from ..core.tensors import fit_long_side, resize
 from ..core.vgg import VGG, load_vgg
 from ..io import starter
 from ..io.images import (
@@ -245,12 +245,21 @@ def transfer(content: ImageLike, styles: Sequence[ImageLike] = (), options: Feed
     return out
 
 
-def ghiasi_init(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: Any) -> torch.Tensor:
+GHIASI_INIT_SIDE = 256
+"""Long side the network paints the Gatys init at (its training scale); the optimization's
+coarsest level is smaller still, so painting at the full output size only costs time and memory."""
+
+
+def ghiasi_init(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: Any,
+                size: tuple[int, int]) -> torch.Tensor:
     """Gatys ``--init ghiasi``: the luminance of the pretrained arbitrary network's result for
     ``content`` (1 x 3 x H x W) and ``styles`` under the Gatys ``opts`` (blend, colour, precision,
-    device), with the photo's chroma. The network's strokes and light give the optimizer a head
-    start; its colours would not be pulled back in a few evaluations (it paints dark greens blue),
-    so the style's palette comes from the optimization, as from the photo."""
+    device), with the photo's chroma, painted at ``GHIASI_INIT_SIDE`` (or ``size``, the coarsest
+    level, if larger; never above the photo's size). The network's strokes and light give the
+    optimizer a head start; its colours would not be pulled back in a few evaluations (it paints
+    dark greens blue), so the style's palette comes from the optimization, as from the photo."""
+    side = min(max(content.shape[-2:]), max(GHIASI_INIT_SIDE, *size))
+    content = resize(content, fit_long_side(content.shape, side))
     ff = from_style_options(opts, "ghiasi")
     model = cached_model("ghiasi", None, str(content.device))
     vgg = load_vgg().to(content.device, memory_format=torch.channels_last)
