@@ -6,7 +6,7 @@ Quality presets (the page's "fast preview / balanced / best"):
 preset     size  iterations  levels
 =========  ====  ==========  ======
 preview     256           8       3
-balanced    512           8       4   (the CLI default)
+balanced    512           6       3   (the CLI default)
 best        768          16       4
 =========  ====  ==========  ======
 
