@@ -246,7 +246,7 @@ def test_stylize_tensor_pads_odd_sizes(model, painting):
 
 
 def test_gatys_init_ghiasi_starts_from_the_feedforward_result(content_img, style_img):
-    """``--init ghiasi``: a short Gatys run from the network's picture stays near its luminance,
+    """``--init feedforward``: a short Gatys run from the network's picture stays near its luminance,
     keeps the photo's chroma, and ends more stylized than the same short run from the photo."""
     import atelier
     from atelier.core.color import rgb_to_yiq
@@ -254,9 +254,9 @@ def test_gatys_init_ghiasi_starts_from_the_feedforward_result(content_img, style
     ff = rgb_to_yiq(to_tensor(atelier.stylize(content_img, style_img, method="ghiasi", size=96)))
     photo = rgb_to_yiq(to_tensor(resize_long_side(content_img, 96)))
     short = {"size": 96, "levels": 1, "iterations": 3}
-    from_ff = atelier.stylize(content_img, style_img, init="ghiasi", **short)
-    from_photo = atelier.stylize(content_img, style_img, **short)
-    assert from_ff.info["atelier"]["options"]["init"] == "ghiasi"
+    from_ff = atelier.stylize(content_img, style_img, init="feedforward", **short)
+    from_photo = atelier.stylize(content_img, style_img, init="content", **short)
+    assert from_ff.info["atelier"]["options"]["init"] == "feedforward"
     yiq_ff, yiq_photo = rgb_to_yiq(to_tensor(from_ff)), rgb_to_yiq(to_tensor(from_photo))
     near_ff = (yiq_ff[:, :1] - ff[:, :1]).abs().mean()
     near_photo = (yiq_photo[:, :1] - ff[:, :1]).abs().mean()

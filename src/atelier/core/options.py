@@ -110,8 +110,8 @@ class StyleOptions:
     tv_weight: float = option_field(0.0, "total-variation weight (smoothness)")
     style_blend: Sequence[float] | None = option_field(None, "one blend weight per style image, comma-separated")
     style_scale: float = option_field(1.0, "style image size relative to the output size")
-    init: str = option_field("ghiasi", "initial image: ghiasi (the feed-forward result, painted with the photo's "
-                                       "colours) | content | noise | style | PATH")
+    init: str = option_field("feedforward", "initial image: feedforward (the shipped arbitrary network's "
+                                            "picture with the photo's colours) | content | noise | style | PATH")
     optimizer: str = option_field("lbfgs", "lbfgs | adam")
     lr: float = option_field(0.02, "Adam learning rate (images are 0..1)")
     detail: float = option_field(0.5, "fraction of the photo's fine detail added back at each upsampling (0..1)")

@@ -252,7 +252,7 @@ coarsest level is smaller still, so painting at the full output size only costs 
 
 def ghiasi_init(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: Any,
                 size: tuple[int, int]) -> torch.Tensor:
-    """Gatys ``--init ghiasi``: the luminance of the pretrained arbitrary network's result for
+    """Gatys ``--init feedforward`` (the default): the luminance of the pretrained arbitrary network's result for
     ``content`` (1 x 3 x H x W) and ``styles`` under the Gatys ``opts`` (blend, colour, precision,
     device), with the photo's chroma, painted at ``GHIASI_INIT_SIDE`` (or ``size``, the coarsest
     level, if larger; never above the photo's size). The network's strokes and light give the
@@ -267,4 +267,4 @@ def ghiasi_init(content: torch.Tensor, styles: Sequence[torch.Tensor], opts: Any
     return color.combine_luminance(painted, resize(content, tuple(painted.shape[-2:])))
 
 
-register_init("ghiasi", ghiasi_init)
+register_init("feedforward", ghiasi_init)
