@@ -89,6 +89,15 @@ def test_pipe_errors_are_one_line(photo, args, stdin, text):
     assert len(lines) == 1 and lines[0].startswith("atelier: error:") and text in lines[0]
 
 
+def test_an_unknown_init_names_the_choices(photo, tmp_path):
+    """An init that is neither a known name nor a file (e.g. the old ``ghiasi``) lists the names."""
+    r = run("stylize", photo, "great-wave", "-o", tmp_path / "o.png", "--size", 64, "--init", "ghiasi")
+    assert r.exit_code == 2 and not (tmp_path / "o.png").exists()
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("atelier: error: init must be one of feedforward, content"), r.stderr
+    assert "'ghiasi'" in lines[0]
+
+
 def test_stylize_json_is_the_only_stdout(photo, tmp_path):
     out = tmp_path / "o.png"
     r = run("stylize", photo, "the-scream", "--size", 64, *GATYS_TINY, "-o", out, "--json")  # progress bar on

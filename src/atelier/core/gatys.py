@@ -19,6 +19,7 @@ import math
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -118,7 +119,7 @@ InitFn = Callable[[torch.Tensor, Sequence[torch.Tensor], StyleOptions, tuple[int
 start the optimization from (it is resized to that size)."""
 
 INITS: dict[str, InitFn] = {}
-"""Named initial images computed by a higher layer (``ghiasi``: :mod:`atelier.feedforward.transfer`)."""
+"""Named initial images computed by a higher layer (``feedforward``: :mod:`atelier.feedforward.transfer`)."""
 
 
 def register_init(name: str, fn: InitFn) -> None:
@@ -137,6 +138,9 @@ def init_image(opts: StyleOptions, content: torch.Tensor, styles: Sequence[torch
         return torch.rand((1, 3, *size), generator=generator).to(content.device)
     if opts.init == "style":
         return resize(styles[0], size)
+    if not Path(opts.init).exists():
+        names = ", ".join([*INITS, "content", "noise", "style"])
+        raise UsageError(f"init must be one of {names} or an image file, got {opts.init!r}")
     return resize(to_tensor(load_image(opts.init)).to(content.device), size)
 
 
