@@ -27,6 +27,7 @@ from ..base.errors import AtelierError, UsageError
 from ..io.images import load_image, to_tensor
 from . import color
 from .device import autocast, pick_device, uses_bf16
+from .lbfgs import lbfgs
 from .losses import content_loss, gram, gram_loss, tv_loss
 from .options import StyleOptions
 from .temporal import Anchor, temporal_loss
@@ -244,25 +245,26 @@ def optimize(objective: Objective, x: torch.Tensor, n_steps: int, opts: StyleOpt
     # step, a plain gradient step of L1 length 1; optimizing y = x * scale makes that first
     # step change pixels by ~1/100 on average instead of ~1/numel, so no evaluations are wasted.
     scale = 100.0 / x.numel() if opts.optimizer == "lbfgs" else 1.0
-    y = (x.detach() * scale).contiguous().requires_grad_(True)
+    y0 = (x.detach() * scale).contiguous()
 
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad(set_to_none=True)
+    def value_and_grad(y: torch.Tensor) -> tuple[float, torch.Tensor]:
+        y = y.detach().requires_grad_(True)
         image = y / scale
         loss = objective(image)
-        loss.backward()
+        (grad,) = torch.autograd.grad(loss, y)
         on_eval(image.detach())
-        return loss
+        return objective.parts["total"], grad
 
     if opts.optimizer == "lbfgs":
-        optimizer = torch.optim.LBFGS([y], lr=1.0, max_iter=n_steps, max_eval=n_steps, history_size=50,
-                                      tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
-        optimizer.step(closure)
+        y, loss = lbfgs(value_and_grad, y0, n_steps)
     else:
+        y = y0.clone().requires_grad_(True)
         optimizer = torch.optim.Adam([y], lr=opts.lr)
         for _ in range(n_steps):
-            optimizer.step(closure)
-    if not all(math.isfinite(v) for v in objective.parts.values()):
+            optimizer.zero_grad(set_to_none=True)
+            loss, y.grad = value_and_grad(y)
+            optimizer.step()
+    if not math.isfinite(loss):
         raise AtelierError("optimization diverged (loss is not finite); try lower weights or fp32")
     return (y.detach() / scale).clamp(0, 1)
 

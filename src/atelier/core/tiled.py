@@ -37,6 +37,7 @@ from . import color
 from .budget import MemoryModel, budget, describe
 from .device import autocast, pick_device, resolve_precision
 from .gatys import INITS, Progress, ProgressFn, Region, init_image, pyramid, stylize_tensor
+from .lbfgs import lbfgs
 from .losses import tv_loss
 from .options import StyleOptions
 from .tensors import fit_long_side, resize
@@ -278,24 +279,18 @@ def optimize_tiled(vgg: VGG, x: torch.Tensor, content: torch.Tensor, s_grams: di
     ``content`` (same size) and the global style Grams ``s_grams`` (1 x C x C per style layer);
     each evaluation draws a new grid offset. ``report(losses, image)`` follows every evaluation."""
     energy = content_energy(vgg, content, opts.content_layers, tile, opts.precision) if opts.loss_weights[0] else {}
-    scale = 100.0 / x.numel()  # as in gatys.stylize_tensor: a first L-BFGS step of useful length
-    y = (x.detach() * scale).requires_grad_(True)
-    last: dict[str, float] = {}
+    scale = 100.0 / x.numel()  # as in gatys.optimize: a first L-BFGS step of useful length
 
-    def closure() -> torch.Tensor:
+    def value_and_grad(y: torch.Tensor) -> tuple[float, torch.Tensor]:
         offset = tuple(int(torch.randint(0, tile // ALIGN, (1,), generator=generator)) * ALIGN for _ in range(2))
-        losses, grad = tiled_loss_and_grad(vgg, y.detach() / scale, content, s_grams, opts, tile, offset, energy)
+        losses, grad = tiled_loss_and_grad(vgg, y / scale, content, s_grams, opts, tile, offset, energy)
         if not all(math.isfinite(v) for v in losses.values()):
             raise AtelierError("optimization diverged (loss is not finite); try lower weights or fp32")
-        y.grad = grad / scale
-        last.update(losses)
         if report is not None:
-            report(losses, y.detach() / scale)
-        return torch.tensor(losses["total"])
+            report(losses, y / scale)
+        return losses["total"], grad / scale
 
-    optimizer = torch.optim.LBFGS([y], lr=1.0, max_iter=steps, max_eval=steps, history_size=history,
-                                  tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
-    optimizer.step(closure)
+    y, _ = lbfgs(value_and_grad, x.detach() * scale, steps, history)
     return (y.detach() / scale).clamp(0, 1)
 
 
