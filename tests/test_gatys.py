@@ -148,8 +148,10 @@ def test_plan_gives_sizes_steps_and_costs():
     assert p.sizes == [(48, 64), (96, 128), (192, 256), (384, 512)]
     assert p.steps == [216, 72, 24, 8] and p.total == 320
     assert p.unit == [1 / 64, 1 / 16, 1 / 4, 1] and p.total_cost == pytest.approx(216 / 64 + 72 / 16 + 24 / 4 + 8)
-    wide = plan((1, 3, 238, 512), StyleOptions(size=512, iterations=8, levels=4).resolved())
+    wide = plan((1, 3, 238, 512), StyleOptions(size=512, iterations=8, levels=4, coarse_factor=3).resolved())
     assert len(wide.sizes) == 3 and wide.steps == [72, 24, 8]  # a 4th level would be under 48 px
+    default = plan((1, 3, 384, 512), StyleOptions().resolved())  # 8 finest, 1.75x more per coarser level
+    assert default.sizes == [(96, 128), (192, 256), (384, 512)] and default.steps == [24, 14, 8]
 
 
 def test_progress_counts_every_evaluation(content_img, style_img):

@@ -101,7 +101,7 @@ class StyleOptions:
     style_layers: Sequence[str] | None = option_field(None, "style layers, comma-separated (default: the preset's)")
     style_layer_weights: Sequence[float] | None = option_field(None, "one weight per style layer, comma-separated")
     content_weight: float = option_field(1.0, "alpha: weight of the content loss")
-    style_weight: float = option_field(3.5, "beta: weight of the style loss, calibrated on the panel "
+    style_weight: float = option_field(4.5, "beta: weight of the style loss, calibrated on the panel "
                                             "(experts; use --strength)")
     strength: float = option_field(1.0, "style strength: 1 is the calibrated default, 0.5 visibly lighter, "
                                         "2 visibly stronger")
@@ -115,9 +115,9 @@ class StyleOptions:
     optimizer: str = option_field("lbfgs", "lbfgs | adam")
     lr: float = option_field(0.02, "Adam learning rate (images are 0..1)")
     detail: float = option_field(0.5, "fraction of the photo's fine detail added back at each upsampling (0..1)")
-    iterations: int = option_field(6, "optimizer evaluations at the finest pyramid level")
+    iterations: int = option_field(8, "optimizer evaluations at the finest pyramid level")
     levels: int = option_field(3, "coarse-to-fine pyramid levels (each half the size of the next)")
-    coarse_factor: float = option_field(3.0, "each coarser level gets this many times more iterations")
+    coarse_factor: float = option_field(1.75, "each coarser level gets this many times more iterations")
     pooling: str = option_field("max", "max | avg pooling in VGG")
     color: str = option_field("none", "colour preservation: none | luminance | match")
     seed: int = option_field(0, "random seed (noise init, variants)")

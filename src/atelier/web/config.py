@@ -6,12 +6,12 @@ Quality presets (the page's "fast preview / balanced / best"):
 preset     size  iterations  levels
 =========  ====  ==========  ======
 preview     256           8       3
-balanced    512           6       3   (the CLI default)
+balanced    512           8       3   (the CLI default)
 best        768          16       4
 =========  ====  ==========  ======
 
 ``iterations`` are L-BFGS evaluations at the finest level; each coarser level gets
-:class:`StyleOptions.coarse_factor` (3) times as many. "Style strength" is :class:`StyleOptions.strength`,
+:class:`StyleOptions.coarse_factor` (1.75) times as many. "Style strength" is :class:`StyleOptions.strength`,
 the same calibrated knob as ``--strength`` (1 is the default, 0.5 lighter, 2 stronger).
 """
 
