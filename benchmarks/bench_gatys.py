@@ -9,10 +9,10 @@ Every program runs as a subprocess; wall time and peak RSS come from ``os.wait4`
   ``--baseline`` also runs the previous default (style weight 1, full detail re-injection,
   20/40/80 evaluations on 3 levels) so "before" and "after" come from the same run.
   ``--variant NAME=FLAGS`` (repeatable) also runs the default with extra flags.
-  ``--before-src DIR`` also runs the default settings with the package from ``DIR`` (run
-  "code": a code change measured against the same settings). Runs are interleaved per pair,
-  and CPU seconds (user + system) are reported beside wall time: on a shared machine CPU time
-  is the steadier measure of the work done.
+  ``--before-src DIR`` also runs the package from ``DIR`` with its own defaults (run
+  "previous": e.g. a ``git archive`` of an earlier commit, its code and settings, in the same
+  run). Runs are interleaved per pair, and CPU seconds (user + system) are reported beside
+  wall time: on a shared machine CPU time is the steadier measure of the work done.
 * **pastiche speed**: per-step time from two runs (5 and ``--pastiche-steps`` steps) on the
   first ``--pastiche-pairs`` pairs, turned into seconds per step per megapixel; each pair's
   1000-step (pastiche's default) time is extrapolated from its pixel count. The speed ratio is
@@ -154,8 +154,8 @@ def main() -> None:
     ap.add_argument("--style", type=Path, default=DATA / "styles" / "vincent_van_gogh__the_starry_night.jpg")
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--baseline", action="store_true", help="also run the previous default")
-    ap.add_argument("--before-src", type=Path, help="also run the default settings with the atelier package "
-                    "from this src folder (e.g. a `git archive` of an earlier commit): run 'code'")
+    ap.add_argument("--before-src", type=Path, help="also run the atelier package from this src folder "
+                    "with its own defaults (e.g. a `git archive` of an earlier commit): run 'previous'")
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
                     help='also run the default with extra CLI flags, e.g. "fast=--levels 2 --iterations 6"')
     ap.add_argument("--pastiche-steps", type=int, default=30)
@@ -170,7 +170,7 @@ def main() -> None:
     rate, fixed = pastiche_per_step(panel, args.pastiche_pairs, args.pastiche_steps, args.size, args.out)
     variants: dict[str, tuple[list[str], dict | None]] = {"default": ([], None)}
     if args.before_src:
-        variants["code"] = ([], {"PYTHONPATH": str(args.before_src.resolve())})
+        variants["previous"] = ([], {"PYTHONPATH": str(args.before_src.resolve())})
     if args.baseline:
         variants["before"] = (BASELINE, None)
     for text in args.variant:
