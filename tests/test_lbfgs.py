@@ -62,3 +62,17 @@ def test_it_stops_at_a_stationary_point():
 
     x, loss = lbfgs(fn, torch.zeros(4), max_evals=50)
     assert len(calls) == 1 and loss == 0.0 and bool((x == 0).all())
+
+
+def test_a_gatys_run_does_not_import_the_torch_compiler():
+    # torch.optim's first optimizer imports torch._dynamo (0.8 s and ~150 MiB per process, docs/gatys.md);
+    # the default engine must not pay for a compiler it never uses
+    import subprocess
+    import sys
+    code = ("import sys, atelier\n"
+            "from atelier.io import samples\n"
+            "atelier.stylize(samples.content('astronaut'), samples.style('swirl', size=96), size=64, levels=2,"
+            " iterations=2)\n"
+            "print('torch._dynamo' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
