@@ -71,6 +71,10 @@ def model_summary(method: str) -> dict[str, Any]:
         summary["trained"] = (f"{card.get('steps', '?')} steps of batch {card.get('batch', '?')} at "
                               f"{card.get('crop_size', '?')} px on {card.get('hardware', {}).get('device', '?')}, "
                               f"{card.get('train_seconds', 0) / 3600:.1f} h")
+        if "warm_start" in card:  # a fine-tune: name the run it continued
+            w = card["warm_start"]
+            summary["trained"] += (f", after {w.get('steps', '?')} steps of batch {w.get('batch', '?')} at "
+                                   f"{w.get('crop_size', '?')} px, {w.get('train_seconds', 0) / 3600:.1f} h")
         summary["notes"] = card.get("notes", "")
     return {"method": method, "shipped": path.is_file(), "path": str(path),
             "bytes": path.stat().st_size if path.is_file() else 0, **summary}
