@@ -33,7 +33,7 @@ def lbfgs(fn: ValueAndGrad, x: torch.Tensor, max_evals: int, history: int = 50) 
     Stops early when the search direction no longer descends (a converged or degenerate problem).
     ``x`` is not modified; every point ``fn`` sees is a new tensor.
     """
-    x = x.detach().clone()
+    x = x.detach()  # never changed in place: every step makes a new tensor
     loss, g = fn(x)
     evals = 1
     pairs: list[tuple[torch.Tensor, torch.Tensor, float]] = []  # (s, y, 1 / y.s), oldest first
@@ -73,8 +73,8 @@ def _direction(g: torch.Tensor, pairs: list[tuple[torch.Tensor, torch.Tensor, fl
         a = rho * _dot(s, q)
         q = q - a * y
         alphas.append(a)
-    s, y, _ = pairs[-1]
-    r = q * (_dot(s, y) / _dot(y, y))
+    _, y, rho = pairs[-1]
+    r = q / (rho * _dot(y, y))  # H0 = s.y / y.y, with rho = 1 / s.y
     for (s, y, rho), a in zip(pairs, reversed(alphas), strict=True):
         r = r + s * (a - rho * _dot(y, r))
     return r
