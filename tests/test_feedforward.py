@@ -77,13 +77,14 @@ def test_sanet_attention_rows_sum_to_one_and_shapes_hold_for_non_square_inputs()
 
 
 @pytest.mark.parametrize("level", [1, 2, 3, 4, 5])
-def test_decoder_inverts_the_encoder_resolution(level):
+@pytest.mark.parametrize("upsample", ["nearest", "bilinear"])
+def test_decoder_inverts_the_encoder_resolution(level, upsample):
     vgg = load_vgg()
     x, (h, w) = pad_to_multiple(torch.rand(1, 3, 37, 50), 16)
     assert x.shape[-2:] == (48, 64) and (h, w) == (37, 50)
     layer = f"relu{level}_1"
     with torch.no_grad():
-        assert Decoder(level)(vgg(x, [layer])[layer]).shape == x.shape
+        assert Decoder(level, upsample=upsample)(vgg(x, [layer])[layer]).shape == x.shape
 
 
 @pytest.mark.parametrize("method", registry.trainable())

@@ -93,6 +93,9 @@ def test_warm_start_merges_files_and_renames_prefixes(tmp_path):
     ("adain", ["--content", "{content}", "--style", "{style}", "--levels", "4"], "wct only"),
     ("wct", ["--content", "{content}", "--levels", "6"], "among 1,2,3,4,5"),
     ("wct", ["--content", "{content}", "--init-rename", "a=b"], "needs --init"),
+    ("johnson", ["--content", "{content}", "--style", "{style}/img0.png", "--upsample", "nearest"],
+     "--upsample applies to adain, wct, sanet only"),
+    ("wct", ["--content", "{content}", "--upsample", "bicubic"], "upsample must be one of"),
     ("adain", ["--content", "{content}", "--style", "{style}", "--resume", "--out", "{tmp}/fresh"], "no checkpoint"),
     ("adain", ["--content", "{tmp}/empty", "--style", "{style}"], "no images found"),
 ])
@@ -103,6 +106,24 @@ def test_bad_training_input_is_one_line_exit_2(method, args, message, folders, t
     res = CliRunner().invoke(main, ["train", method, "--steps", "1", *args])
     assert res.exit_code == 2, res.output
     assert message in res.output and len(res.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("upsample, expected", [(None, "bilinear"), ("nearest", "nearest")])
+def test_trained_decoders_upsample_bilinearly_unless_asked_and_keep_it_on_load(upsample, expected, folders,
+                                                                               tmp_path):
+    content, _, _ = folders
+    opts = TrainOptions(content=(str(content),), size=32, batch=1, steps=1, levels=(2,), upsample=upsample,
+                        out=str(tmp_path / "run"), threads=1)
+    path = train("wct", opts, log=lambda s: None)
+    model = registry.load("wct", path)
+    modes = {m.mode for m in model.modules() if isinstance(m, torch.nn.Upsample)}
+    assert modes == {expected}
+    # nearest is the constructor default, so files written before the option (no key) load as they were
+    assert model.config().get("upsample", "nearest") == expected
+    assert json.loads((tmp_path / "run" / "model.json").read_text())["config"] == model.config()
+    resumed = train("wct", TrainOptions(**{**opts.__dict__, "steps": 2, "resume": True, "upsample": None}),
+                    log=lambda s: None)
+    assert registry.load("wct", resumed).config() == model.config()
 
 
 def test_resume_refuses_another_methods_run(folders, tmp_path):

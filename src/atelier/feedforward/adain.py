@@ -23,7 +23,7 @@ from torch import nn
 
 from ..core.losses import content_loss
 from ..core.vgg import VGG
-from .decoder import Decoder
+from .decoder import Decoder, upsample_config
 from .model import StylizeOptions, Training
 from .normalised_vgg import NormalisedVGG
 
@@ -82,19 +82,20 @@ class AdaIN(nn.Module):
 
     method = "adain"
     needs_style, weights_from, portrait_backend, instant_preview = True, "shipped", False, False
-    training = Training(lr=1e-4)
+    training = Training(lr=1e-4, options=frozenset({"style_weight", "upsample"}))
     Options = StylizeOptions
     layer = "relu4_1"
     style_layers = (layer,)  # what ``stylize`` needs of each style image
 
-    def __init__(self, style_weight: float = 10.0, encoder: str = "caffe"):
+    def __init__(self, style_weight: float = 10.0, encoder: str = "caffe", upsample: str = "nearest"):
         super().__init__()
         self.style_weight, self.encoder_kind = style_weight, check_encoder(encoder)
         self.encoder = NormalisedVGG(4) if encoder == "normalised" else None
-        self.decoder = Decoder(4, scaled=encoder == "caffe", full=encoder == "normalised")
+        self.decoder = Decoder(4, scaled=encoder == "caffe", full=encoder == "normalised", upsample=upsample)
+        self.upsample = upsample
 
     def config(self) -> dict:
-        return {"style_weight": self.style_weight, **encoder_config(self.encoder_kind)}
+        return {"style_weight": self.style_weight, **encoder_config(self.encoder_kind), **upsample_config(self.upsample)}
 
     def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[dict[str, torch.Tensor]],
                 weights: Sequence[float], options: StylizeOptions = DEFAULT_OPTIONS) -> torch.Tensor:

@@ -14,6 +14,13 @@ measured on scikit-image's sample photos). The papers use a VGG normalised to un
 activation per layer; without this, a freshly initialised decoder outputs values in the
 hundreds and wastes most of its training learning to scale them down.
 
+``upsample`` is how each 2x upsampling is done: ``"nearest"`` (the papers' decoders, and every
+Atelier model trained before 2026-12-03) or ``"bilinear"``. With nearest upsampling every conv
+after it sees each input pixel twice in a row, and the trained decoders print a faint pattern
+locked to the 8-px grid of relu4_1; bilinear interpolation suppresses those spectral images far
+better (its kernel has a triple zero at Nyquist, nearest a single one). docs/feedforward.md
+measures it: the same trained weights score 13.2 -> 3.6 on the periodic-artefact score.
+
 ``Decoder(level, scaled=False, full=True)`` is the authors' decoder for the normalised VGG
 (:mod:`.normalised_vgg`, no input scaling) with VGG's four convs in block 4: the layout of
 their released AdaIN/SANet decoders (level 4) and WCT feature invertors (levels 1-5).
@@ -27,6 +34,7 @@ from torch import nn
 
 LEVELS = (1, 2, 3, 4, 5)
 WIDTHS = {0: 3, 1: 64, 2: 128, 3: 256, 4: 512, 5: 512}  # channels of relu{b}_1 (block 0 is RGB)
+UPSAMPLE = ("nearest", "bilinear")
 CONVS_PER_BLOCK = {1: 2, 2: 2, 3: 4, 4: 1}  # convs the decoder spends inside blocks below the top one
 FEATURE_SCALE = {1: 50.0, 2: 200.0, 3: 300.0, 4: 1000.0, 5: 150.0}  # typical RMS of relu{L}_1
 
@@ -39,14 +47,15 @@ def relu_layer(level: int) -> str:
 class Decoder(nn.Module):
     """Invert ``relu{level}_1`` features to an RGB image (N x 3 x H x W, 0..1 after clamping)."""
 
-    def __init__(self, level: int = 4, scaled: bool = True, full: bool = False):
+    def __init__(self, level: int = 4, scaled: bool = True, full: bool = False, upsample: str = "nearest"):
         super().__init__()
         if level not in LEVELS:
             raise ValueError(f"decoder level must be one of {LEVELS}, got {level}")
+        upsample = check_upsample(upsample)
         self.level, self.scale = level, FEATURE_SCALE[level] if scaled else 1.0
         layers: list[nn.Module] = [*self._conv(WIDTHS[level], WIDTHS[level - 1], last=level == 1)]
         for block in range(level - 1, 0, -1):
-            layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
+            layers.append(nn.Upsample(scale_factor=2, mode=upsample))
             n = 4 if full and block == 4 else CONVS_PER_BLOCK[block]
             for i in range(n):
                 narrow = i == n - 1
@@ -61,6 +70,17 @@ class Decoder(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.net(features / self.scale if self.scale != 1 else features)
+
+
+def check_upsample(upsample: str) -> str:
+    if upsample not in UPSAMPLE:
+        raise ValueError(f"decoder upsampling must be one of {UPSAMPLE}, got {upsample!r}")
+    return upsample
+
+
+def upsample_config(upsample: str) -> dict:
+    """The config entry for ``upsample`` (none for nearest, so older model files still load as they were)."""
+    return {} if upsample == "nearest" else {"upsample": upsample}
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:

@@ -33,7 +33,7 @@ from torch import nn
 from ..core.losses import content_loss
 from ..core.vgg import VGG
 from .adain import check_encoder, encoder_config, mean_std, style_stats_loss
-from .decoder import Decoder
+from .decoder import Decoder, upsample_config
 from .model import StylizeOptions, Training
 from .normalised_vgg import NormalisedVGG
 
@@ -82,21 +82,21 @@ class SANetModel(nn.Module):
 
     method = "sanet"
     needs_style, weights_from, portrait_backend, instant_preview = True, "shipped", True, False
-    training = Training(lr=1e-4)
+    training = Training(lr=1e-4, options=frozenset({"style_weight", "upsample"}))
     Options = SANetOptions
     style_layers = ("relu4_1", "relu5_1")  # what ``stylize`` needs of each style image
 
     def __init__(self, content_weight: float = 1.0, style_weight: float = 3.0,
-                 identity1: float = 50.0, identity2: float = 1.0, encoder: str = "caffe"):
+                 identity1: float = 50.0, identity2: float = 1.0, encoder: str = "caffe", upsample: str = "nearest"):
         super().__init__()
         self.encoder_kind = check_encoder(encoder)
         self.encoder = NormalisedVGG(5) if encoder == "normalised" else None  # as in AdaIN
         self._config = {"content_weight": content_weight, "style_weight": style_weight,
-                        "identity1": identity1, "identity2": identity2}
+                        "identity1": identity1, "identity2": identity2, **upsample_config(upsample)}
         self.sa4 = StyleAttention(512)
         self.sa5 = StyleAttention(512)
         self.merge = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(512, 512, 3))
-        self.decoder = Decoder(4, scaled=encoder == "caffe", full=encoder == "normalised")
+        self.decoder = Decoder(4, scaled=encoder == "caffe", full=encoder == "normalised", upsample=upsample)
 
     def config(self) -> dict:
         return {**self._config, **encoder_config(self.encoder_kind)}

@@ -41,6 +41,7 @@ from ..core.vgg import load_vgg
 from ..io.images import load_image, resize_long_side, to_tensor
 from . import registry
 from .data import RandomCrops
+from .decoder import UPSAMPLE
 from .model import Training
 
 
@@ -64,6 +65,8 @@ class TrainOptions:
                                                   "e.g. decoders.relu4_1.=decoder. (a WCT decoder into AdaIN)")
     levels: Sequence[int] = option_field((), "wct only: the decoder levels to train, e.g. 4 or 5,3,2,1 "
                                              "(default all five)")
+    upsample: str | None = option_field(None, "adain, sanet, wct: the decoder's 2x upsampling, bilinear (default) "
+                                              "or nearest (the papers'; leaves a faint 8-px grid)")
     checkpoint_minutes: float = option_field(5.0, "minutes between checkpoints")
     seed: int = option_field(0, "random seed (crops, flips, initial weights)")
     threads: int = option_field(0, "CPU threads for torch (0: torch's default)")
@@ -98,6 +101,11 @@ class TrainOptions:
             raise UsageError(f"--levels applies to {' and '.join(with_levels)} only")
         if any(level not in (1, 2, 3, 4, 5) for level in self.levels):
             raise UsageError("--levels must be among 1,2,3,4,5")
+        if self.upsample is not None:
+            if "upsample" not in training.options:
+                with_upsample = [m for m in registry.trainable() if "upsample" in recipe(m).options]
+                raise UsageError(f"--upsample applies to {', '.join(with_upsample)} only")
+            check_choice("upsample", self.upsample, UPSAMPLE)
         if "style_weight" not in training.options and self.style_weight is not None:
             raise UsageError(f"{method} decoders learn reconstruction only: --style-weight does not apply")
         if self.style_weight is not None and not self.style_weight >= 0:
@@ -281,6 +289,8 @@ def _setup(method: str, opts: TrainOptions, log: Callable[[str], None]) -> _Run:
     config: dict[str, Any] = {} if opts.style_weight is None else {"style_weight": opts.style_weight}
     if opts.levels:
         config["levels"] = tuple(opts.levels)
+    if "upsample" in recipe(method).options:
+        config["upsample"] = opts.upsample or "bilinear"
     model = registry.build(method, **config)
     if opts.init:
         copied = warm_start(model, opts.init, opts.init_rename)

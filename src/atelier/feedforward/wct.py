@@ -23,7 +23,7 @@ from ..base.errors import UsageError
 from ..core.losses import content_loss
 from ..core.vgg import VGG
 from .adain import check_encoder, encoder_config
-from .decoder import LEVELS, Decoder, relu_layer
+from .decoder import LEVELS, Decoder, relu_layer, upsample_config
 from .model import StylizeOptions, Training
 from .normalised_vgg import NormalisedVGG
 
@@ -81,21 +81,22 @@ class WCT(nn.Module):
 
     method = "wct"
     needs_style, weights_from, portrait_backend, instant_preview = True, "shipped", False, False
-    training = Training(lr=1e-4, style_data=None, options=frozenset({"levels"}))  # reconstruction only
+    training = Training(lr=1e-4, style_data=None, options=frozenset({"levels", "upsample"}))  # reconstruction only
     Options = WCTOptions
 
-    def __init__(self, levels: Sequence[int] = LEVELS, encoder: str = "caffe"):
+    def __init__(self, levels: Sequence[int] = LEVELS, encoder: str = "caffe", upsample: str = "nearest"):
         super().__init__()
         self.levels = tuple(sorted(levels, reverse=True))
         self.encoder_kind = check_encoder(encoder)
         self.encoder = NormalisedVGG(max(self.levels)) if encoder == "normalised" else None
         self.decoders = nn.ModuleDict({relu_layer(level): Decoder(level, scaled=encoder == "caffe",
-                                                                  full=encoder == "normalised")
+                                                                  full=encoder == "normalised", upsample=upsample)
                                        for level in self.levels})
+        self.upsample = upsample
         self.style_layers = tuple(self.decoders)  # what ``stylize`` needs of each style image
 
     def config(self) -> dict:
-        return {"levels": list(self.levels), **encoder_config(self.encoder_kind)}
+        return {"levels": list(self.levels), **encoder_config(self.encoder_kind), **upsample_config(self.upsample)}
 
     def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[dict[str, torch.Tensor]],
                 weights: Sequence[float], options: WCTOptions = WCTOptions()) -> torch.Tensor:
