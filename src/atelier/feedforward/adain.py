@@ -24,11 +24,13 @@ from torch import nn
 from ..core.losses import content_loss
 from ..core.vgg import VGG
 from .decoder import Decoder, upsample_config
+from .equivariance import random_shift, shift_consistency
 from .model import StylizeOptions, Training
 from .normalised_vgg import NormalisedVGG
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 EPS = 1e-5
+STRIDE = 8  # pixels per relu4_1 feature: the grid the shift-consistency term shifts against
 DEFAULT_OPTIONS = StylizeOptions()  # frozen: one shared default for stylize
 
 
@@ -82,20 +84,23 @@ class AdaIN(nn.Module):
 
     method = "adain"
     needs_style, weights_from, portrait_backend, instant_preview = True, "shipped", False, False
-    training = Training(lr=1e-4, options=frozenset({"style_weight", "upsample"}))
+    training = Training(lr=1e-4, options=frozenset({"style_weight", "upsample", "shift_consistency"}))
     Options = StylizeOptions
     layer = "relu4_1"
     style_layers = (layer,)  # what ``stylize`` needs of each style image
 
-    def __init__(self, style_weight: float = 10.0, encoder: str = "caffe", upsample: str = "nearest"):
+    def __init__(self, style_weight: float = 10.0, encoder: str = "caffe", upsample: str = "nearest",
+                 shift_consistency: float = 0.0):
         super().__init__()
         self.style_weight, self.encoder_kind = style_weight, check_encoder(encoder)
+        self.shift_consistency = shift_consistency
         self.encoder = NormalisedVGG(4) if encoder == "normalised" else None
         self.decoder = Decoder(4, scaled=encoder == "caffe", full=encoder == "normalised", upsample=upsample)
         self.upsample = upsample
 
     def config(self) -> dict:
-        return {"style_weight": self.style_weight, **encoder_config(self.encoder_kind), **upsample_config(self.upsample)}
+        return {"style_weight": self.style_weight, **encoder_config(self.encoder_kind), **upsample_config(self.upsample),
+                **({"shift_consistency": self.shift_consistency} if self.shift_consistency else {})}
 
     def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[dict[str, torch.Tensor]],
                 weights: Sequence[float], options: StylizeOptions = DEFAULT_OPTIONS) -> torch.Tensor:
@@ -116,7 +121,14 @@ class AdaIN(nn.Module):
         with torch.no_grad():
             fs = vgg(style, STYLE_LAYERS)
             t = adain(vgg(content, [self.layer])[self.layer], fs[self.layer])
-        out = vgg(self.decoder(t), STYLE_LAYERS)
+        image = self.decoder(t)
+        out = vgg(image, STYLE_LAYERS)
         content_term = content_loss(out[self.layer], t)
         style_term = style_stats_loss(out, fs)
-        return {"loss": content_term + self.style_weight * style_term, "content": content_term, "style": style_term}
+        losses = {"loss": content_term + self.style_weight * style_term, "content": content_term, "style": style_term}
+        if self.shift_consistency:
+            def render(x: torch.Tensor) -> torch.Tensor:
+                return self.decoder(adain(vgg(x, [self.layer])[self.layer], fs[self.layer]))
+            losses["shift"] = shift_consistency(render, content, image, random_shift(STRIDE), STRIDE)
+            losses["loss"] = losses["loss"] + self.shift_consistency * losses["shift"]
+        return losses

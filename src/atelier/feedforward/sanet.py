@@ -34,10 +34,12 @@ from ..core.losses import content_loss
 from ..core.vgg import VGG
 from .adain import check_encoder, encoder_config, mean_std, style_stats_loss
 from .decoder import Decoder, upsample_config
+from .equivariance import random_shift, shift_consistency
 from .model import StylizeOptions, Training
 from .normalised_vgg import NormalisedVGG
 
 LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+STRIDE = 16  # pixels per relu5_1 feature: shifts for the shift-consistency term stay within it
 
 
 @dataclass(frozen=True)
@@ -82,17 +84,19 @@ class SANetModel(nn.Module):
 
     method = "sanet"
     needs_style, weights_from, portrait_backend, instant_preview = True, "shipped", True, False
-    training = Training(lr=1e-4, options=frozenset({"style_weight", "upsample"}))
+    training = Training(lr=1e-4, options=frozenset({"style_weight", "upsample", "shift_consistency"}))
     Options = SANetOptions
     style_layers = ("relu4_1", "relu5_1")  # what ``stylize`` needs of each style image
 
     def __init__(self, content_weight: float = 1.0, style_weight: float = 3.0,
-                 identity1: float = 50.0, identity2: float = 1.0, encoder: str = "caffe", upsample: str = "nearest"):
+                 identity1: float = 50.0, identity2: float = 1.0, encoder: str = "caffe", upsample: str = "nearest",
+                 shift_consistency: float = 0.0):
         super().__init__()
         self.encoder_kind = check_encoder(encoder)
         self.encoder = NormalisedVGG(5) if encoder == "normalised" else None  # as in AdaIN
         self._config = {"content_weight": content_weight, "style_weight": style_weight,
-                        "identity1": identity1, "identity2": identity2, **upsample_config(upsample)}
+                        "identity1": identity1, "identity2": identity2, **upsample_config(upsample),
+                        **({"shift_consistency": shift_consistency} if shift_consistency else {})}
         self.sa4 = StyleAttention(512)
         self.sa5 = StyleAttention(512)
         self.merge = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(512, 512, 3))
@@ -124,7 +128,8 @@ class SANetModel(nn.Module):
         """The paper's four terms for a batch of content crops paired with style crops."""
         with torch.no_grad():
             fc, fs = vgg(content, LAYERS), vgg(style, LAYERS)
-        out = vgg(self.decoder(self.transform(fc, fs)), LAYERS)
+        image = self.decoder(self.transform(fc, fs))
+        out = vgg(image, LAYERS)
         l_c = sum(F.mse_loss(normalise(out[k]), normalise(fc[k])) for k in ("relu4_1", "relu5_1"))
         l_s = style_stats_loss(out, fs, LAYERS)
         icc, iss = self.decoder(self.transform(fc, fc)), self.decoder(self.transform(fs, fs))
@@ -134,4 +139,10 @@ class SANetModel(nn.Module):
         w = self._config
         total = (w["content_weight"] * l_c + w["style_weight"] * l_s
                  + w["identity1"] * l_id1 + w["identity2"] * l_id2)
-        return {"loss": total, "content": l_c, "style": l_s, "identity1": l_id1, "identity2": l_id2}
+        losses = {"loss": total, "content": l_c, "style": l_s, "identity1": l_id1, "identity2": l_id2}
+        if w.get("shift_consistency"):
+            def render(x: torch.Tensor) -> torch.Tensor:
+                return self.decoder(self.transform(vgg(x, ("relu4_1", "relu5_1")), fs))
+            losses["shift"] = shift_consistency(render, content, image, random_shift(STRIDE), STRIDE)
+            losses["loss"] = total + w["shift_consistency"] * losses["shift"]
+        return losses

@@ -67,6 +67,8 @@ class TrainOptions:
                                              "(default all five)")
     upsample: str | None = option_field(None, "adain, sanet, wct: the decoder's 2x upsampling, bilinear (default) "
                                               "or nearest (the papers'; leaves a faint 8-px grid)")
+    shift_consistency: float | None = option_field(None, "adain, sanet: weight of the shift-consistency term (the "
+                                                         "output must move with the photo; see docs/feedforward.md)")
     checkpoint_minutes: float = option_field(5.0, "minutes between checkpoints")
     seed: int = option_field(0, "random seed (crops, flips, initial weights)")
     threads: int = option_field(0, "CPU threads for torch (0: torch's default)")
@@ -106,6 +108,11 @@ class TrainOptions:
                 with_upsample = [m for m in registry.trainable() if "upsample" in recipe(m).options]
                 raise UsageError(f"--upsample applies to {', '.join(with_upsample)} only")
             check_choice("upsample", self.upsample, UPSAMPLE)
+        if self.shift_consistency is not None:
+            if "shift_consistency" not in training.options:
+                with_shift = [m for m in registry.trainable() if "shift_consistency" in recipe(m).options]
+                raise UsageError(f"--shift-consistency applies to {', '.join(with_shift)} only")
+            check_number("shift_consistency", self.shift_consistency, 0)
         if "style_weight" not in training.options and self.style_weight is not None:
             raise UsageError(f"{method} decoders learn reconstruction only: --style-weight does not apply")
         if self.style_weight is not None and not self.style_weight >= 0:
@@ -289,6 +296,8 @@ def _setup(method: str, opts: TrainOptions, log: Callable[[str], None]) -> _Run:
     config: dict[str, Any] = {} if opts.style_weight is None else {"style_weight": opts.style_weight}
     if opts.levels:
         config["levels"] = tuple(opts.levels)
+    if opts.shift_consistency is not None:
+        config["shift_consistency"] = opts.shift_consistency
     if "upsample" in recipe(method).options:
         config["upsample"] = opts.upsample or "bilinear"
     model = registry.build(method, **config)

@@ -1,0 +1,55 @@
+"""The shift-consistency training term: zero for a render that moves with its input, positive for a grid."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from atelier.core.vgg import load_vgg
+from atelier.feedforward import registry
+from atelier.feedforward.equivariance import random_shift, shift_consistency
+from atelier.io.images import to_tensor
+
+
+def test_random_shifts_are_fractions_of_the_grid_and_never_zero():
+    torch.manual_seed(0)
+    shifts = {random_shift(8) for _ in range(400)}
+    assert (0, 0) not in shifts and all(0 <= a < 8 and 0 <= b < 8 for a, b in shifts)
+    assert len(shifts) > 50  # all the phases come up
+
+
+def test_an_equivariant_render_scores_zero_and_a_grid_locked_pattern_does_not():
+    torch.manual_seed(0)
+    images = torch.rand(2, 3, 64, 64)
+    blur = torch.nn.Conv2d(3, 3, 3, padding=1, bias=False)
+
+    def moves_with_the_image(x: torch.Tensor) -> torch.Tensor:
+        return blur(x)
+
+    grid = torch.zeros(64, 64)
+    grid[::8, :] = grid[:, ::8] = 0.2  # 1-px lines every 8 px, anchored at the image's origin
+
+    def prints_a_grid(x: torch.Tensor) -> torch.Tensor:
+        return x + grid[:x.shape[-2], :x.shape[-1]]
+
+    for shift in [(3, 0), (4, 4), (1, 7)]:
+        with torch.no_grad():
+            assert float(shift_consistency(moves_with_the_image, images, blur(images), shift, 8)) < 1e-12
+        out = prints_a_grid(images)
+        assert float(shift_consistency(prints_a_grid, images, out, shift, 8)) > 1e-3
+    with torch.no_grad():  # a shift by the whole grid period cannot see the grid
+        assert float(shift_consistency(prints_a_grid, images, prints_a_grid(images), (8, 0), 8)) < 1e-12
+
+
+@pytest.mark.parametrize("method", ["adain", "sanet"])
+def test_training_with_shift_consistency_logs_the_term_and_backpropagates(method, content_img, style_img):
+    torch.manual_seed(0)
+    model = registry.build(method, upsample="bilinear", shift_consistency=50.0)
+    assert model.config()["shift_consistency"] == 50.0
+    content = to_tensor(content_img.resize((64, 64)))
+    style = to_tensor(style_img.resize((64, 64)))
+    losses = model.training_loss(load_vgg(), content, style)
+    assert float(losses["shift"].detach()) > 0
+    losses["loss"].backward()
+    assert model.decoder.net[1].weight.grad.abs().sum() > 0
+    assert "shift" not in registry.build(method).training_loss(load_vgg(), content, style)
