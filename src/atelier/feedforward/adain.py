@@ -99,8 +99,9 @@ class AdaIN(nn.Module):
         self.upsample = upsample
 
     def config(self) -> dict:
-        return {"style_weight": self.style_weight, **encoder_config(self.encoder_kind), **upsample_config(self.upsample),
-                **({"shift_consistency": self.shift_consistency} if self.shift_consistency else {})}
+        shift = {"shift_consistency": self.shift_consistency} if self.shift_consistency else {}
+        return {"style_weight": self.style_weight, **encoder_config(self.encoder_kind),
+                **upsample_config(self.upsample), **shift}
 
     def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[dict[str, torch.Tensor]],
                 weights: Sequence[float], options: StylizeOptions = DEFAULT_OPTIONS) -> torch.Tensor:
