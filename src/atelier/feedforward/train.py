@@ -67,7 +67,7 @@ class TrainOptions:
                                              "(default all five)")
     upsample: str | None = option_field(None, "adain, sanet, wct: the decoder's 2x upsampling, bilinear (default) "
                                               "or nearest (the papers'; leaves a faint 8-px grid)")
-    shift_consistency: float | None = option_field(None, "adain, sanet: weight of the shift-consistency term (the "
+    shift_consistency: float | None = option_field(None, "adain, sanet, wct: weight of the shift-consistency term (the "
                                                          "output must move with the photo; see docs/feedforward.md)")
     checkpoint_minutes: float = option_field(5.0, "minutes between checkpoints")
     seed: int = option_field(0, "random seed (crops, flips, initial weights)")

@@ -24,9 +24,11 @@ from ..core.losses import content_loss
 from ..core.vgg import VGG
 from .adain import check_encoder, encoder_config
 from .decoder import LEVELS, Decoder, relu_layer, upsample_config
+from .equivariance import random_shift, shift_consistency
 from .model import StylizeOptions, Training
 from .normalised_vgg import NormalisedVGG
 
+STRIDE = 16  # pixels per relu5_1 feature: the shift-consistency term's shifts stay within it
 EIG_FLOOR = 1e-5
 EIG_REL_FLOOR = 1e-8
 
@@ -81,10 +83,11 @@ class WCT(nn.Module):
 
     method = "wct"
     needs_style, weights_from, portrait_backend, instant_preview = True, "shipped", False, False
-    training = Training(lr=1e-4, style_data=None, options=frozenset({"levels", "upsample"}))  # reconstruction only
+    training = Training(lr=1e-4, style_data=None, options=frozenset({"levels", "upsample", "shift_consistency"}))  # reconstruction only
     Options = WCTOptions
 
-    def __init__(self, levels: Sequence[int] = LEVELS, encoder: str = "caffe", upsample: str = "nearest"):
+    def __init__(self, levels: Sequence[int] = LEVELS, encoder: str = "caffe", upsample: str = "nearest",
+                 shift_consistency: float = 0.0):
         super().__init__()
         self.levels = tuple(sorted(levels, reverse=True))
         self.encoder_kind = check_encoder(encoder)
@@ -92,11 +95,13 @@ class WCT(nn.Module):
         self.decoders = nn.ModuleDict({relu_layer(level): Decoder(level, scaled=encoder == "caffe",
                                                                   full=encoder == "normalised", upsample=upsample)
                                        for level in self.levels})
-        self.upsample = upsample
+        self.upsample, self.shift_consistency = upsample, shift_consistency
         self.style_layers = tuple(self.decoders)  # what ``stylize`` needs of each style image
 
     def config(self) -> dict:
-        return {"levels": list(self.levels), **encoder_config(self.encoder_kind), **upsample_config(self.upsample)}
+        shift = {"shift_consistency": self.shift_consistency} if self.shift_consistency else {}
+        return {"levels": list(self.levels), **encoder_config(self.encoder_kind),
+                **upsample_config(self.upsample), **shift}
 
     def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[dict[str, torch.Tensor]],
                 weights: Sequence[float], options: WCTOptions = WCTOptions()) -> torch.Tensor:
@@ -125,8 +130,14 @@ class WCT(nn.Module):
         with torch.no_grad():
             feats = vgg(content, list(self.decoders))
         losses: dict[str, torch.Tensor] = {}
+        shift = random_shift(STRIDE)
         for layer, decoder in self.decoders.items():
             recon = decoder(feats[layer])
             again = vgg(recon, [layer])[layer]
             losses[layer] = content_loss(recon, content) + content_loss(again, feats[layer])
-        return {"loss": sum(losses.values()), **losses}
+            if self.shift_consistency:
+                def render(x: torch.Tensor, layer: str = layer, decoder: nn.Module = decoder) -> torch.Tensor:
+                    return decoder(vgg(x, [layer])[layer])
+                losses[f"shift_{layer}"] = shift_consistency(render, content, recon, shift, STRIDE)
+        total = sum(v if k.startswith("relu") else self.shift_consistency * v for k, v in losses.items())
+        return {"loss": total, **losses}
