@@ -41,15 +41,18 @@ def test_an_equivariant_render_scores_zero_and_a_grid_locked_pattern_does_not():
         assert float(shift_consistency(prints_a_grid, images, prints_a_grid(images), (8, 0), 8)) < 1e-12
 
 
-@pytest.mark.parametrize("method", ["adain", "sanet"])
+@pytest.mark.parametrize("method", ["adain", "sanet", "wct"])
 def test_training_with_shift_consistency_logs_the_term_and_backpropagates(method, content_img, style_img):
     torch.manual_seed(0)
     model = registry.build(method, upsample="bilinear", shift_consistency=50.0)
     assert model.config()["shift_consistency"] == 50.0
     content = to_tensor(content_img.resize((64, 64)))
-    style = to_tensor(style_img.resize((64, 64)))
+    style = None if method == "wct" else to_tensor(style_img.resize((64, 64)))
     losses = model.training_loss(load_vgg(), content, style)
-    assert float(losses["shift"].detach()) > 0
+    shift_terms = [k for k in losses if k.startswith("shift")]
+    assert shift_terms and sum(float(losses[k].detach()) for k in shift_terms) > 0
     losses["loss"].backward()
-    assert model.decoder.net[1].weight.grad.abs().sum() > 0
-    assert "shift" not in registry.build(method).training_loss(load_vgg(), content, style)
+    decoder = model.decoders["relu2_1"] if method == "wct" else model.decoder
+    assert decoder.net[1].weight.grad.abs().sum() > 0
+    plain = registry.build(method).training_loss(load_vgg(), content, style)
+    assert not any(k.startswith("shift") for k in plain)

@@ -83,7 +83,8 @@ class WCT(nn.Module):
 
     method = "wct"
     needs_style, weights_from, portrait_backend, instant_preview = True, "shipped", False, False
-    training = Training(lr=1e-4, style_data=None, options=frozenset({"levels", "upsample", "shift_consistency"}))  # reconstruction only
+    # reconstruction only
+    training = Training(lr=1e-4, style_data=None, options=frozenset({"levels", "upsample", "shift_consistency"}))
     Options = WCTOptions
 
     def __init__(self, levels: Sequence[int] = LEVELS, encoder: str = "caffe", upsample: str = "nearest",
