@@ -23,8 +23,8 @@ from torch import nn
 
 from ..core.losses import content_loss
 from ..core.vgg import VGG
-from .decoder import Decoder, upsample_config
-from .equivariance import random_shift, shift_consistency
+from .decoder import Decoder, decoder_config
+from .equivariance import random_shift, shift_consistency, shifted_crop
 from .model import StylizeOptions, Training
 from .normalised_vgg import NormalisedVGG
 
@@ -99,9 +99,8 @@ class AdaIN(nn.Module):
         self.upsample = upsample
 
     def config(self) -> dict:
-        shift = {"shift_consistency": self.shift_consistency} if self.shift_consistency else {}
         return {"style_weight": self.style_weight, **encoder_config(self.encoder_kind),
-                **upsample_config(self.upsample), **shift}
+                **decoder_config(self.upsample, self.shift_consistency)}
 
     def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[dict[str, torch.Tensor]],
                 weights: Sequence[float], options: StylizeOptions = DEFAULT_OPTIONS) -> torch.Tensor:
@@ -128,8 +127,10 @@ class AdaIN(nn.Module):
         style_term = style_stats_loss(out, fs)
         losses = {"loss": content_term + self.style_weight * style_term, "content": content_term, "style": style_term}
         if self.shift_consistency:
-            def render(x: torch.Tensor) -> torch.Tensor:
-                return self.decoder(adain(vgg(x, [self.layer])[self.layer], fs[self.layer]))
-            losses["shift"] = shift_consistency(render, content, image, random_shift(STRIDE), STRIDE)
+            shift = random_shift(STRIDE)
+            with torch.no_grad():
+                fc = vgg(shifted_crop(content, shift, STRIDE), [self.layer])[self.layer]
+                target = self.decoder(adain(fc, fs[self.layer]))
+            losses["shift"] = shift_consistency(image, target, shift)
             losses["loss"] = losses["loss"] + self.shift_consistency * losses["shift"]
         return losses

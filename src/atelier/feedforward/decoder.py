@@ -18,8 +18,10 @@ hundreds and wastes most of its training learning to scale them down.
 Atelier model trained before 2026-12-03) or ``"bilinear"``. With nearest upsampling every conv
 after it sees each input pixel twice in a row, and the trained decoders print a faint pattern
 locked to the 8-px grid of relu4_1; bilinear interpolation suppresses those spectral images far
-better (its kernel has a triple zero at Nyquist, nearest a single one). docs/feedforward.md
-measures it: the same trained weights score 13.2 -> 3.6 on the periodic-artefact score.
+better (its kernel has a triple zero at Nyquist, nearest a single one): the same trained weights
+score 13.2 -> 3.6 on the periodic-artefact score. Training learns the pattern back through bilinear
+upsampling too; the shift-consistency term (:mod:`.equivariance`) is what keeps it away
+(docs/feedforward.md).
 
 ``Decoder(level, scaled=False, full=True)`` is the authors' decoder for the normalised VGG
 (:mod:`.normalised_vgg`, no input scaling) with VGG's four convs in block 4: the layout of
@@ -78,9 +80,11 @@ def check_upsample(upsample: str) -> str:
     return upsample
 
 
-def upsample_config(upsample: str) -> dict:
-    """The config entry for ``upsample`` (none for nearest, so older model files still load as they were)."""
-    return {} if upsample == "nearest" else {"upsample": upsample}
+def decoder_config(upsample: str, shift_consistency: float) -> dict:
+    """Config entries of a decoder-based model for its upsampling and shift-consistency weight, only
+    where not the defaults (nearest, 0), so model files written before these options load as they were."""
+    return ({} if upsample == "nearest" else {"upsample": upsample}) | (
+        {"shift_consistency": shift_consistency} if shift_consistency else {})
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:

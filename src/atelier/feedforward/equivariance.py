@@ -10,13 +10,12 @@ back) measures it, and penalising the difference trains it away:
 
     L_shift = mean over the overlap (minus a border margin) of (out(x)[dy:, dx:] - out(x[dy:, dx:]))^2
 
-``render`` maps an N x 3 x H x W batch to N x 3 x H x W images; the shifted render is the
-target (no gradient), so the term costs one more forward pass, not a backward one.
+Callers make the shifted output from :func:`shifted_crop` under ``torch.no_grad()`` (it is the
+target), so the term costs one more forward pass, not a backward one; WCT encodes the shifted
+crop once for all its levels.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -28,14 +27,19 @@ def random_shift(stride: int) -> tuple[int, int]:
     return divmod(k, stride)
 
 
-def shift_consistency(render: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor,
-                      output: torch.Tensor, shift: tuple[int, int], stride: int, margin: int = 16) -> torch.Tensor:
-    """Mean squared difference between ``output`` (= ``render(images)``, N x 3 x H x W, with
-    gradient) and ``render`` of ``images`` shifted by ``shift``, over their overlap less ``margin``.
-    H and W must be multiples of ``stride``; the shifted crop is ``stride`` px smaller."""
+def shifted_crop(images: torch.Tensor, shift: tuple[int, int], stride: int) -> torch.Tensor:
+    """``images`` (N x C x H x W, H and W multiples of ``stride``) cropped at offset ``shift``
+    to (H - stride) x (W - stride), still a multiple of ``stride``."""
     dy, dx = shift
-    h, w = images.shape[-2] - stride, images.shape[-1] - stride
-    with torch.no_grad():
-        target = render(images[..., dy:dy + h, dx:dx + w]).float()
+    return images[..., dy:dy + images.shape[-2] - stride, dx:dx + images.shape[-1] - stride]
+
+
+def shift_consistency(output: torch.Tensor, shifted_output: torch.Tensor, shift: tuple[int, int],
+                      margin: int = 16) -> torch.Tensor:
+    """Mean squared difference between ``output`` (N x 3 x H x W, with gradient) and
+    ``shifted_output`` (the render of :func:`shifted_crop` of the same input, a target without
+    gradient) over their overlap, less ``margin`` px on every side."""
+    dy, dx = shift
+    h, w = shifted_output.shape[-2:]
     mine = output[..., dy + margin:dy + h - margin, dx + margin:dx + w - margin].float()
-    return F.mse_loss(mine, target[..., margin:h - margin, margin:w - margin])
+    return F.mse_loss(mine, shifted_output[..., margin:h - margin, margin:w - margin].detach().float())

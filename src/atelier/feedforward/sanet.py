@@ -33,8 +33,8 @@ from torch import nn
 from ..core.losses import content_loss
 from ..core.vgg import VGG
 from .adain import check_encoder, encoder_config, mean_std, style_stats_loss
-from .decoder import Decoder, upsample_config
-from .equivariance import random_shift, shift_consistency
+from .decoder import Decoder, decoder_config
+from .equivariance import random_shift, shift_consistency, shifted_crop
 from .model import StylizeOptions, Training
 from .normalised_vgg import NormalisedVGG
 
@@ -95,8 +95,8 @@ class SANetModel(nn.Module):
         self.encoder_kind = check_encoder(encoder)
         self.encoder = NormalisedVGG(5) if encoder == "normalised" else None  # as in AdaIN
         self._config = {"content_weight": content_weight, "style_weight": style_weight,
-                        "identity1": identity1, "identity2": identity2, **upsample_config(upsample),
-                        **({"shift_consistency": shift_consistency} if shift_consistency else {})}
+                        "identity1": identity1, "identity2": identity2,
+                        **decoder_config(upsample, shift_consistency)}
         self.sa4 = StyleAttention(512)
         self.sa5 = StyleAttention(512)
         self.merge = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(512, 512, 3))
@@ -141,8 +141,9 @@ class SANetModel(nn.Module):
                  + w["identity1"] * l_id1 + w["identity2"] * l_id2)
         losses = {"loss": total, "content": l_c, "style": l_s, "identity1": l_id1, "identity2": l_id2}
         if w.get("shift_consistency"):
-            def render(x: torch.Tensor) -> torch.Tensor:
-                return self.decoder(self.transform(vgg(x, ("relu4_1", "relu5_1")), fs))
-            losses["shift"] = shift_consistency(render, content, image, random_shift(STRIDE), STRIDE)
+            shift = random_shift(STRIDE)
+            with torch.no_grad():
+                target = self.decoder(self.transform(vgg(shifted_crop(content, shift, STRIDE), self.style_layers), fs))
+            losses["shift"] = shift_consistency(image, target, shift)
             losses["loss"] = total + w["shift_consistency"] * losses["shift"]
         return losses

@@ -23,8 +23,8 @@ from ..base.errors import UsageError
 from ..core.losses import content_loss
 from ..core.vgg import VGG
 from .adain import check_encoder, encoder_config
-from .decoder import LEVELS, Decoder, relu_layer, upsample_config
-from .equivariance import random_shift, shift_consistency
+from .decoder import LEVELS, Decoder, decoder_config, relu_layer
+from .equivariance import random_shift, shift_consistency, shifted_crop
 from .model import StylizeOptions, Training
 from .normalised_vgg import NormalisedVGG
 
@@ -100,9 +100,8 @@ class WCT(nn.Module):
         self.style_layers = tuple(self.decoders)  # what ``stylize`` needs of each style image
 
     def config(self) -> dict:
-        shift = {"shift_consistency": self.shift_consistency} if self.shift_consistency else {}
         return {"levels": list(self.levels), **encoder_config(self.encoder_kind),
-                **upsample_config(self.upsample), **shift}
+                **decoder_config(self.upsample, self.shift_consistency)}
 
     def stylize(self, vgg: VGG, content: torch.Tensor, styles: Sequence[dict[str, torch.Tensor]],
                 weights: Sequence[float], options: WCTOptions = WCTOptions()) -> torch.Tensor:
@@ -131,14 +130,17 @@ class WCT(nn.Module):
         with torch.no_grad():
             feats = vgg(content, list(self.decoders))
         losses: dict[str, torch.Tensor] = {}
-        shift = random_shift(STRIDE)
+        if self.shift_consistency:  # the shifted crop, encoded once for every level
+            shift = random_shift(STRIDE)
+            with torch.no_grad():
+                shifted = vgg(shifted_crop(content, shift, STRIDE), list(self.decoders))
         for layer, decoder in self.decoders.items():
             recon = decoder(feats[layer])
             again = vgg(recon, [layer])[layer]
             losses[layer] = content_loss(recon, content) + content_loss(again, feats[layer])
             if self.shift_consistency:
-                def render(x: torch.Tensor, layer: str = layer, decoder: nn.Module = decoder) -> torch.Tensor:
-                    return decoder(vgg(x, [layer])[layer])
-                losses[f"shift_{layer}"] = shift_consistency(render, content, recon, shift, STRIDE)
+                with torch.no_grad():
+                    target = decoder(shifted[layer])
+                losses[f"shift_{layer}"] = shift_consistency(recon, target, shift)
         total = sum(v if k.startswith("relu") else self.shift_consistency * v for k, v in losses.items())
         return {"loss": total, **losses}
