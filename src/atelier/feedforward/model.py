@@ -24,12 +24,15 @@ WeightsFrom = Literal["shipped", "pretrained"]  # atelier/models/NAME.safetensor
 @dataclass(frozen=True)
 class Training:
     """How ``atelier train`` trains a model: the default Adam learning rate ``lr``, the style data
-    (``"folders"``: random style crops, ``"image"``: one fixed style image, None: content only) and
-    which optional :class:`~atelier.feedforward.train.TrainOptions` fields apply to it."""
+    (``"folders"``: random style crops, ``"image"``: one fixed style image, None: content only),
+    which optional :class:`~atelier.feedforward.train.TrainOptions` fields apply to it, and whether
+    it ``fine_tunes`` pretrained weights (training starts from ``cls.pretrained(**config)``, not
+    from a fresh initialisation)."""
 
     lr: float
     style_data: StyleData | None = "folders"
     options: frozenset[str] = frozenset({"style_weight"})
+    fine_tunes: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,9 @@ class FeedForwardModel(Protocol):
     needs_style: ClassVar[bool]  # False: its style(s) are in its weights (johnson, multistyle)
     training: ClassVar[Training | None]  # None: not trainable in Atelier (pretrained elsewhere)
     weights_from: ClassVar[WeightsFrom]  # where ``registry.load(method)`` finds the default weights
+    # submodules whose weights always come from another installed package (``load_pretrained_parts()``):
+    # never written to a model file, filled in when one is loaded
+    pretrained_parts: ClassVar[tuple[str, ...]]
     Options: ClassVar[type[StylizeOptions]]  # its inference options
     portrait_backend: ClassVar[bool]  # usable as portrait mode's two-pass feed-forward backend
     instant_preview: ClassVar[bool]  # the web page's instant preview for any style image

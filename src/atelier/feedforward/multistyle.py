@@ -59,6 +59,7 @@ class MultiStyle(nn.Module):
 
     method = "multistyle"
     needs_style, weights_from, portrait_backend, instant_preview = False, "pretrained", False, False  # styles built in
+    pretrained_parts: tuple[str, ...] = ()
     training: Training | None = None  # pretrained; no training in Atelier
     Options = MultiStyleOptions
     style_layers: tuple[str, ...] = ()

@@ -8,7 +8,9 @@ Every model class implements :class:`.model.FeedForwardModel` and declares its f
 ``spec(method)`` is that class, so callers ask it (``spec(m).needs_style``, ``spec(m).training``)
 instead of comparing names. A class whose ``weights_from`` is ``"pretrained"`` (ghiasi,
 multistyle) builds its default weights itself with its ``pretrained()`` classmethod, from another
-installed package; its card still sits in ``atelier/models/``.
+installed package; its card still sits in ``atelier/models/``. A class may also name
+``pretrained_parts`` (ghiasi: its Magenta style predictor): submodules whose weights always come
+from their package, so model files never store them and ``load`` fills them in.
 """
 
 from __future__ import annotations
@@ -64,13 +66,12 @@ def trainable() -> tuple[str, ...]:
 def has_weights(method: str) -> bool:
     """Whether ``load(method)`` finds default weights in this installation."""
     cls = spec(method)
-    if cls.weights_from == "pretrained":
+    if cls.weights_from == "pretrained" or cls.pretrained_parts:
         try:
             cls.pretrained_files()
         except UsageError:
             return False
-        return True
-    return shipped_path(method).is_file()
+    return cls.weights_from == "pretrained" or shipped_path(method).is_file()
 
 
 def build(method: str, **config: Any) -> nn.Module:
@@ -88,10 +89,16 @@ def shipped_path(method: str) -> Path:
     return Path(str(importlib.resources.files("atelier").joinpath("models", f"{method}.safetensors")))
 
 
+def _in_parts(name: str, parts: tuple[str, ...]) -> bool:
+    return name.split(".", 1)[0] in parts
+
+
 def save(model: nn.Module, path: str | os.PathLike, card: dict[str, Any] | None = None) -> Path:
-    """Write ``model``'s weights as fp16 safetensors (atomically) plus its model card."""
+    """Write ``model``'s weights (but not its ``pretrained_parts``) as fp16 safetensors
+    (atomically) plus its model card."""
     path = Path(path)
-    tensors = {k: v.detach().to(torch.float16).contiguous().cpu() for k, v in model.state_dict().items()}
+    tensors = {k: v.detach().to(torch.float16).contiguous().cpu() for k, v in model.state_dict().items()
+               if not _in_parts(k, model.pretrained_parts)}
     meta = {"atelier_method": model.method, "atelier_format": FORMAT, "config": json.dumps(model.config())}
     with atomic_write(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
@@ -134,6 +141,9 @@ def load(method: str, path: str | os.PathLike | None = None, device: str | torch
     if meta.get("atelier_format") != FORMAT:
         raise UsageError(f"{p} has model format {meta.get('atelier_format')!r}; this Atelier reads format {FORMAT}")
     model = cls(**json.loads(meta.get("config", "{}")))
+    if cls.pretrained_parts:  # e.g. ghiasi's predictor: from its package, never from the file
+        model.load_pretrained_parts()
+        state = {**{k: v for k, v in model.state_dict().items() if _in_parts(k, cls.pretrained_parts)}, **state}
     try:
         model.load_state_dict({k: v.float() for k, v in state.items()})
     except RuntimeError as exc:  # torch lists the mismatches, one per line after a heading

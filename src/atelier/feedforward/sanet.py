@@ -84,6 +84,7 @@ class SANetModel(nn.Module):
 
     method = "sanet"
     needs_style, weights_from, portrait_backend, instant_preview = True, "shipped", True, False
+    pretrained_parts: tuple[str, ...] = ()
     training = Training(lr=1e-4, options=frozenset({"style_weight", "upsample", "shift_consistency"}))
     Options = SANetOptions
     style_layers = ("relu4_1", "relu5_1")  # what ``stylize`` needs of each style image

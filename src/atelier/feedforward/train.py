@@ -1,10 +1,11 @@
-"""One training loop for every feed-forward method (AdaIN, WCT, SANet, Johnson).
+"""One training loop for every feed-forward method (AdaIN, WCT, SANet, Johnson, Ghiasi).
 
 Each step draws random crops (with flips) from the content folders and, for methods that
 learn arbitrary styles, from the style folders; Johnson's per-style net sees one fixed
-style image; WCT's decoders learn to reconstruct content only. The model's own
-``training_loss`` defines the objective; only the model's parameters train (the VGG19
-encoder is frozen). Forward/backward run under bf16 autocast on CPU, losses in fp32.
+style image; WCT's decoders learn to reconstruct content only; Ghiasi's transformer is
+distilled from Magenta's (a method whose recipe ``fine_tunes`` starts from its pretrained
+weights). The model's own ``training_loss`` defines the objective; only the model's
+parameters train (the VGG19 encoder is frozen). Forward/backward run under bf16 autocast on CPU, losses in fp32.
 
 Everything lives in ``--out`` (default ``runs/METHOD``):
 
@@ -65,8 +66,8 @@ class TrainOptions:
                                                   "e.g. decoders.relu4_1.=decoder. (a WCT decoder into AdaIN)")
     levels: Sequence[int] = option_field((), "wct only: the decoder levels to train, e.g. 4 or 5,3,2,1 "
                                              "(default all five)")
-    upsample: str | None = option_field(None, "adain, sanet, wct: the decoder's 2x upsampling, bilinear (default) "
-                                              "or nearest (the papers'; leaves a faint 8-px grid)")
+    upsample: str | None = option_field(None, "adain, sanet, wct, ghiasi: the decoder's 2x upsampling, bilinear "
+                                              "(default) or nearest (the papers'; leaves a faint 8-px grid)")
     shift_consistency: float | None = option_field(None, "adain, sanet, wct: weight of the shift-consistency term (the "
                                                          "output must move with the photo; see docs/feedforward.md)")
     checkpoint_minutes: float = option_field(5.0, "minutes between checkpoints")
@@ -114,7 +115,8 @@ class TrainOptions:
                 raise UsageError(f"--shift-consistency applies to {', '.join(with_shift)} only")
             check_number("shift_consistency", self.shift_consistency, 0)
         if "style_weight" not in training.options and self.style_weight is not None:
-            raise UsageError(f"{method} decoders learn reconstruction only: --style-weight does not apply")
+            raise UsageError(f"{method} trains without a style loss (reconstruction or distillation): "
+                             "--style-weight does not apply")
         if self.style_weight is not None and not self.style_weight >= 0:
             raise UsageError("--style-weight must be >= 0")
 
@@ -300,7 +302,8 @@ def _setup(method: str, opts: TrainOptions, log: Callable[[str], None]) -> _Run:
         config["shift_consistency"] = opts.shift_consistency
     if "upsample" in recipe(method).options:
         config["upsample"] = opts.upsample or "bilinear"
-    model = registry.build(method, **config)
+    cls = registry.spec(method)
+    model = cls.pretrained(**config) if recipe(method).fine_tunes else registry.build(method, **config)
     if opts.init:
         copied = warm_start(model, opts.init, opts.init_rename)
         log(f"warm start: {len(copied)} tensors from {', '.join(opts.init)}")

@@ -83,6 +83,7 @@ class WCT(nn.Module):
 
     method = "wct"
     needs_style, weights_from, portrait_backend, instant_preview = True, "shipped", False, False
+    pretrained_parts: tuple[str, ...] = ()
     # reconstruction only
     training = Training(lr=1e-4, style_data=None, options=frozenset({"levels", "upsample", "shift_consistency"}))
     Options = WCTOptions
