@@ -9,7 +9,7 @@ and shift from a *style code* ``z`` (a vector) through learned linear maps,
 ``z`` = the N style weights (one-hot for one style, a convex mix to blend; no ``b``);
 Ghiasi's arbitrary network uses ``z`` = the 100-d code its style predictor makes of any
 style image. Layout (both): a 9x9 conv and two stride-2 3x3 convs ("contract"), residual
-blocks ``x + norm(conv(relu(norm(conv(x)))))``, two [2x nearest upsample -> 3x3 conv] and a
+blocks ``x + norm(conv(relu(norm(conv(x)))))``, two [2x upsample (nearest; or bilinear) -> 3x3 conv] and a
 9x9 conv to RGB ("expand"), each conv reflection-padded and followed by StyleNorm and ReLU,
 the last by StyleNorm and a sigmoid (output in 0..1). Ghiasi's contract convs have no norm
 (a batch norm folded into them). Fully convolutional: any N x 3 x H x W input with H and W
@@ -17,7 +17,8 @@ multiples of 4 (the two stride-2 convs) comes back the same size.
 
 The two stride-2 convs and nearest upsampling leave a faint pattern locked to the 4-px grid
 of the strides (a periodic-artefact score of ~10 at 512 px, see :mod:`atelier.evaluation.metrics`);
-:func:`shift_average` removes it by averaging the network over translations of that grid.
+:func:`shift_average` removes it by averaging the network over translations of that grid, and the
+shipped ghiasi transformer (``upsample="bilinear"``) is distilled to do the same in one pass.
 """
 
 from __future__ import annotations
