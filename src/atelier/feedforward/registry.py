@@ -6,8 +6,8 @@ and constructor config in the header, and a JSON *model card* beside them
 ``atelier/models/``; ``load(method)`` finds them there, ``load(method, path)`` takes any file.
 Every model class implements :class:`.model.FeedForwardModel` and declares its facts;
 ``spec(method)`` is that class, so callers ask it (``spec(m).needs_style``, ``spec(m).training``)
-instead of comparing names. A class whose ``weights_from`` is ``"pretrained"`` (ghiasi,
-multistyle) builds its default weights itself with its ``pretrained()`` classmethod, from another
+instead of comparing names. A class whose ``weights_from`` is ``"pretrained"`` (multistyle)
+builds its default weights itself with its ``pretrained()`` classmethod, from another
 installed package; its card still sits in ``atelier/models/``. A class may also name
 ``pretrained_parts`` (ghiasi: its Magenta style predictor): submodules whose weights always come
 from their package, so model files never store them and ``load`` fills them in.

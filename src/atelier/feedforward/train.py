@@ -66,8 +66,9 @@ class TrainOptions:
                                                   "e.g. decoders.relu4_1.=decoder. (a WCT decoder into AdaIN)")
     levels: Sequence[int] = option_field((), "wct only: the decoder levels to train, e.g. 4 or 5,3,2,1 "
                                              "(default all five)")
-    upsample: str | None = option_field(None, "adain, sanet, wct, ghiasi: the decoder's 2x upsampling, bilinear "
-                                              "(default) or nearest (the papers'; leaves a faint 8-px grid)")
+    upsample: str | None = option_field(None, "adain, sanet, wct, ghiasi: the decoder's (transformer's) 2x "
+                                              "upsampling, bilinear (default) or nearest (the papers'; leaves a "
+                                              "faint grid)")
     shift_consistency: float | None = option_field(None, "adain, sanet, wct: weight of the shift-consistency term (the "
                                                          "output must move with the photo; see docs/feedforward.md)")
     checkpoint_minutes: float = option_field(5.0, "minutes between checkpoints")
