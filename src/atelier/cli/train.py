@@ -16,10 +16,11 @@ from .common import dataclass_from_kwargs, dataclass_options
 @click.option("-q", "--quiet", is_flag=True, help="no per-step log lines")
 @dataclass_options(TrainOptions)
 def train_cmd(method: str, quiet: bool, **kwargs: Any) -> None:
-    """Train METHOD (adain|wct|sanet|johnson) on image folders; resumable, logs losses.
+    """Train METHOD on image folders (ghiasi: distil Magenta's transformer); resumable, logs losses.
 
     Examples: `atelier train adain --content photos/ --style paintings/ --steps 20000`;
-    `atelier train johnson --content photos/ --style starry_night.jpg`.
+    `atelier train johnson --content photos/ --style starry_night.jpg`;
+    `atelier train ghiasi --content photos/ --style paintings/ --size 256`.
     """
     opts = dataclass_from_kwargs(TrainOptions, kwargs)
     path = train(method, opts, log=(lambda s: None) if quiet else click.echo)
