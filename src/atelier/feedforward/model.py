@@ -18,7 +18,6 @@ import torch
 from ..core.vgg import VGG
 
 StyleData = Literal["folders", "image"]  # what one training step sees of the styles
-WeightsFrom = Literal["shipped", "pretrained"]  # atelier/models/NAME.safetensors | built from another package
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,6 @@ class FeedForwardModel(Protocol):
     method: ClassVar[str]  # its name in the registry, the CLI's --method and the model files
     needs_style: ClassVar[bool]  # False: its style(s) are in its weights (johnson, multistyle)
     training: ClassVar[Training | None]  # None: not trainable in Atelier (pretrained elsewhere)
-    weights_from: ClassVar[WeightsFrom]  # where ``registry.load(method)`` finds the default weights
     # submodules whose weights always come from another installed package (``load_pretrained_parts()``):
     # never written to a model file, filled in when one is loaded
     pretrained_parts: ClassVar[tuple[str, ...]]

@@ -64,7 +64,7 @@ class MultiStyle(nn.Module):
     """The 26-style network; ``stylize`` takes ``style_index`` (see :func:`parse_style_index`)."""
 
     method = "multistyle"
-    needs_style, weights_from, portrait_backend, instant_preview = False, "shipped", False, False  # styles built in
+    needs_style, portrait_backend, instant_preview = False, False, False  # styles built in
     pretrained_parts: tuple[str, ...] = ()
     training = Training(lr=1e-4, style_data=None, options=frozenset({"upsample"}), fine_tunes=True)  # distillation
     Options = MultiStyleOptions

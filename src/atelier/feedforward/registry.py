@@ -6,11 +6,9 @@ and constructor config in the header, and a JSON *model card* beside them
 ``atelier/models/``; ``load(method)`` finds them there, ``load(method, path)`` takes any file.
 Every model class implements :class:`.model.FeedForwardModel` and declares its facts;
 ``spec(method)`` is that class, so callers ask it (``spec(m).needs_style``, ``spec(m).training``)
-instead of comparing names. A class whose ``weights_from`` is ``"pretrained"`` (multistyle)
-builds its default weights itself with its ``pretrained()`` classmethod, from another
-installed package; its card still sits in ``atelier/models/``. A class may also name
-``pretrained_parts`` (ghiasi: its Magenta style predictor): submodules whose weights always come
-from their package, so model files never store them and ``load`` fills them in.
+instead of comparing names. A class may name ``pretrained_parts`` (ghiasi: its Magenta style
+predictor): submodules whose weights always come from another installed package, so model files
+never store them and ``load`` fills them in.
 """
 
 from __future__ import annotations
@@ -66,12 +64,12 @@ def trainable() -> tuple[str, ...]:
 def has_weights(method: str) -> bool:
     """Whether ``load(method)`` finds default weights in this installation."""
     cls = spec(method)
-    if cls.weights_from == "pretrained" or cls.pretrained_parts:
+    if cls.pretrained_parts:
         try:
             cls.pretrained_files()
         except UsageError:
             return False
-    return cls.weights_from == "pretrained" or shipped_path(method).is_file()
+    return shipped_path(method).is_file()
 
 
 def build(method: str, **config: Any) -> nn.Module:
@@ -121,8 +119,6 @@ def load(method: str, path: str | os.PathLike | None = None, device: str | torch
     made for another method or format, or does not fit the architecture.
     """
     cls = spec(method)
-    if path is None and cls.weights_from == "pretrained":
-        return cls.pretrained().to(device).eval().requires_grad_(False)
     p = Path(path) if path is not None else shipped_path(method)
     if not p.is_file():
         where = (f"no trained {method} model at {p}" if path is not None

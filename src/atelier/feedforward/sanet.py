@@ -83,7 +83,7 @@ class SANetModel(nn.Module):
     """SA modules at relu4_1 and relu5_1, the merge conv, and the relu4_1 decoder."""
 
     method = "sanet"
-    needs_style, weights_from, portrait_backend, instant_preview = True, "shipped", True, False
+    needs_style, portrait_backend, instant_preview = True, True, False
     pretrained_parts: tuple[str, ...] = ()
     training = Training(lr=1e-4, options=frozenset({"style_weight", "upsample", "shift_consistency"}))
     Options = SANetOptions

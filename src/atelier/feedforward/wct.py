@@ -82,7 +82,7 @@ class WCT(nn.Module):
     ``encoder="normalised"``, plus the normalised VGG they read, as in :class:`.adain.AdaIN`)."""
 
     method = "wct"
-    needs_style, weights_from, portrait_backend, instant_preview = True, "shipped", False, False
+    needs_style, portrait_backend, instant_preview = True, False, False
     pretrained_parts: tuple[str, ...] = ()
     # reconstruction only
     training = Training(lr=1e-4, style_data=None, options=frozenset({"levels", "upsample", "shift_consistency"}))
