@@ -100,15 +100,19 @@ def _per_tile(model, vgg, x, feats, tile):
 
 
 @pytest.mark.parametrize("method", ["adain", "ghiasi"])
-def test_tiled_feedforward_matches_untiled_with_global_statistics(method, photo, painting):
+def test_tiled_feedforward_matches_untiled_with_global_statistics(method, painting):
+    """Tiles of 128 px on a 256 x 192 photo with the whole image's statistics stay close to the
+    untiled result; each tile's own statistics are clearly worse (measured, adain: 0.0087 vs 0.0153)."""
+    img = load_image(f"{DATA}/content/cat_chelsea.png").crop((0, 0, 400, 300)).resize((256, 192), Image.LANCZOS)
+    photo = to_tensor(img)
     model = cached_model(method, None, "cpu")
     vgg = load_vgg().to(memory_format=torch.channels_last)
     untiled = stylize_tensor(model, vgg, photo, [painting], FeedForwardOptions(method=method))
-    tiled = stylize_tensor(model, vgg, photo, [painting], FeedForwardOptions(method=method, tile=64))
+    tiled = stylize_tensor(model, vgg, photo, [painting], FeedForwardOptions(method=method, tile=128))
     x, _ = pad_to_multiple(photo, 16)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         feats = [encoded_style(model, vgg, painting)]
-        local = _per_tile(model, vgg, x, feats, 64).float().clamp(0, 1)
+        local = _per_tile(model, vgg, x, feats, 128).float().clamp(0, 1)
     err_global = float((tiled - untiled).abs().mean())
     err_local = float((local - untiled).abs().mean())
     # tolerance: mean absolute difference under 0.02 (of 1); per-tile statistics at least 1.5x worse

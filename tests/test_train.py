@@ -94,7 +94,7 @@ def test_warm_start_merges_files_and_renames_prefixes(tmp_path):
     ("wct", ["--content", "{content}", "--levels", "6"], "among 1,2,3,4,5"),
     ("wct", ["--content", "{content}", "--init-rename", "a=b"], "needs --init"),
     ("johnson", ["--content", "{content}", "--style", "{style}/img0.png", "--upsample", "nearest"],
-     "--upsample applies to adain, wct, sanet, ghiasi only"),
+     "--upsample applies to adain, wct, sanet, ghiasi, multistyle only"),
     ("wct", ["--content", "{content}", "--upsample", "bicubic"], "upsample must be one of"),
     ("adain", ["--content", "{content}", "--style", "{style}", "--resume", "--out", "{tmp}/fresh"], "no checkpoint"),
     ("adain", ["--content", "{tmp}/empty", "--style", "{style}"], "no images found"),
