@@ -60,3 +60,45 @@ def test_training_with_shift_consistency_logs_the_term_and_backpropagates(method
     assert decoder.net[1].weight.grad.abs().sum() > 0
     plain = registry.build(method).training_loss(load_vgg(), content, style)
     assert not any(k.startswith("shift") for k in plain)
+
+
+def test_distillation_with_shift_consistency_adds_the_students_own_shift_term():
+    """``distillation_losses``: the shift term is zero for a student that moves with its input,
+    positive for one that prints a pattern on the 4-px stride grid, and absent at weight 0."""
+    from atelier.feedforward.conditional import distillation_losses
+
+    torch.manual_seed(0)
+    images, code = torch.rand(2, 3, 64, 64), torch.rand(2, 5)
+    blur = torch.nn.Conv2d(3, 3, 3, padding=1, bias=False)
+    grid = torch.zeros(64, 64)
+    grid[::4, :] = 0.2
+
+    class Student(torch.nn.Module):
+        def __init__(self, pattern: bool):
+            super().__init__()
+            self.conv, self.pattern = blur, pattern
+
+        def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+            return self.conv(x) + (grid[:x.shape[-2], :x.shape[-1]] if self.pattern else 0)
+
+    teacher = Student(False).requires_grad_(False)
+    assert "shift" not in distillation_losses(Student(True), teacher, images, code)
+    for _ in range(5):  # random shifts, some along the lines
+        smooth = distillation_losses(Student(False), teacher, images, code, shift_weight=2.0)
+        assert float(smooth["shift"]) < 1e-10 and torch.isclose(smooth["loss"], smooth["distil"])
+    shifts = [float(distillation_losses(Student(True), teacher, images, code, shift_weight=2.0)["shift"])
+              for _ in range(10)]
+    assert max(shifts) > 1e-3  # a row shift not a multiple of 4 sees the lines
+
+
+@pytest.mark.parametrize("method", ["ghiasi", "multistyle"])
+def test_distilled_transformers_take_the_shift_consistency_option(method, content_img, style_img):
+    torch.manual_seed(0)
+    model = registry.spec(method).pretrained(upsample="bilinear", shift_consistency=2.0)
+    assert model.config() == {"upsample": "bilinear", "shift_consistency": 2.0}
+    content = to_tensor(content_img.resize((64, 64)))
+    style = to_tensor(style_img.resize((64, 64))) if registry.spec(method).needs_style else None
+    losses = model.training_loss(load_vgg(), content, style)
+    assert float(losses["shift"].detach()) > 0 and float(losses["loss"].detach()) > float(losses["distil"].detach())
+    losses["loss"].backward()
+    assert model.transformer.layers()[0].conv.weight.grad.abs().sum() > 0

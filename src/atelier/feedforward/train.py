@@ -69,8 +69,9 @@ class TrainOptions:
     upsample: str | None = option_field(None, "adain, sanet, wct, ghiasi: the decoder's (transformer's) 2x "
                                               "upsampling, bilinear (default) or nearest (the papers'; leaves a "
                                               "faint grid)")
-    shift_consistency: float | None = option_field(None, "adain, sanet, wct: weight of the shift-consistency term (the "
-                                                         "output must move with the photo; see docs/feedforward.md)")
+    shift_consistency: float | None = option_field(None, "adain, sanet, wct, ghiasi, multistyle: weight of the "
+                                                         "shift-consistency term (the output must move with the "
+                                                         "photo; see docs/feedforward.md)")
     checkpoint_minutes: float = option_field(5.0, "minutes between checkpoints")
     seed: int = option_field(0, "random seed (crops, flips, initial weights)")
     threads: int = option_field(0, "CPU threads for torch (0: torch's default)")
