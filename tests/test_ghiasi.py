@@ -237,7 +237,7 @@ def test_the_sheet_shows_the_photo_and_26_distinct_styles(content_img):
 def test_the_shipped_transformers_are_magentas_distilled_to_one_pass_without_the_grid(method):
     """The shipped ghiasi and multistyle transformers are Magenta's, with bilinear upsampling,
     distilled from Magenta's 16-shift average (plus a shift-consistency term): one pass is closer to
-    that average than Magenta's one pass, and the periodic-artefact score far lower (ghiasi at 256 px: 16.7 -> 3.x); ghiasi's
+    that average than Magenta's one pass, and the periodic-artefact score far lower; ghiasi's
     predictor is Magenta's, read from the wheel."""
     cls = registry.spec(method)
     shipped, magenta = registry.load(method), cls.pretrained().eval()
